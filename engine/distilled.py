@@ -1,0 +1,114 @@
+"""The distilled-16x VGG19 encoder/decoder family (Collaborative Distillation, Wang 2020).
+
+safetensors lists keys sorted by name, so the layer order lives here, in code.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import weights
+
+# Convs per block; the encoder pools between blocks and stops after conv{level}1.
+BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("conv11", "conv12"),
+    ("conv21", "conv22"),
+    ("conv31", "conv32", "conv33", "conv34"),
+    ("conv41", "conv42", "conv43", "conv44"),
+    ("conv51",),
+)
+
+
+def encoder_convs(level: int) -> list[str]:
+    """Conv names of encoder ``level`` in forward order, with 'pool' between blocks."""
+    names: list[str] = []
+    for b, block in enumerate(BLOCKS[:level]):
+        if b:
+            names.append("pool")
+        names += list(block) if b < level - 1 else [block[0]]
+    return names
+
+
+def _conv(state: dict[str, torch.Tensor], name: str) -> nn.Conv2d:
+    w, b = state[f"{name}.weight"], state[f"{name}.bias"]
+    conv = nn.Conv2d(w.shape[1], w.shape[0], w.shape[2])
+    conv.weight.data.copy_(w)
+    conv.bias.data.copy_(b)
+    return conv
+
+
+class DistilledEncoder(nn.Module):
+    """Encoder ``level``: RGB in [0,1] -> relu{level}_1 (raw, narrow width).
+
+    ``forward_taps`` also returns every intermediate relu{i}_1, raw or through the
+    ``conv{i}1_aux`` heads (VGG19 width), for use as a loss network.
+    """
+
+    def __init__(self, level: int, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.level = level
+        self.conv0 = _conv(state, "conv0")
+        self.order = encoder_convs(level)
+        self.convs = nn.ModuleDict({n: _conv(state, n) for n in self.order if n != "pool"})
+        self.aux = nn.ModuleDict(
+            {f"{i}": _conv(state, f"conv{i}1_aux") for i in range(1, level + 1) if f"conv{i}1_aux.weight" in state}
+        )
+        self.pad = nn.ReflectionPad2d(1)
+        self.pool = nn.MaxPool2d(2)
+        self.channels = self.convs[self.order[-1]].out_channels
+
+    def forward_taps(self, x: torch.Tensor, last: int, aux: bool) -> dict[int, torch.Tensor]:
+        out: dict[int, torch.Tensor] = {}
+        x = self.conv0(x)
+        for name in self.order:
+            if name == "pool":
+                x = self.pool(x)
+                continue
+            x = torch.relu(self.convs[name](self.pad(x)))
+            if name.endswith("1"):
+                i = int(name[4])
+                out[i] = self.aux[str(i)](x) if aux else x
+                if i >= last:
+                    break
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_taps(x, self.level, aux=False)[self.level]
+
+
+def decoder_convs(level: int) -> list[str]:
+    """Decoder ``level`` in forward order: the encoder reversed, 'up' where it pooled."""
+    return [("up" if n == "pool" else n) for n in reversed(encoder_convs(level))]
+
+
+class DistilledDecoder(nn.Module):
+    """relu{level}_1 features -> RGB in [0,1]. ReLU after every conv, the last included."""
+
+    def __init__(self, level: int, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.level = level
+        self.order = decoder_convs(level)
+        self.convs = nn.ModuleDict({n: _conv(state, n) for n in self.order if n != "up"})
+        self.pad = nn.ReflectionPad2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.order:
+            if name == "up":
+                x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            else:
+                x = torch.relu(self.convs[name](self.pad(x)))
+        return x
+
+    def state_for_saving(self) -> dict[str, torch.Tensor]:
+        """Keys in the mirror's naming (conv41.weight ...), so trained decoders load the same way."""
+        return {k.removeprefix("convs."): v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+
+
+def load_encoder(level: int, weights_dir=None) -> DistilledEncoder:
+    return DistilledEncoder(level, weights.load_state(f"distilled16x/encoder{level}", weights_dir)).eval()
+
+
+def load_decoder(level: int, weights_dir=None, name: str | None = None) -> DistilledDecoder:
+    """The reconstruction decoder by default; ``name`` picks another manifest entry (a trained one)."""
+    return DistilledDecoder(level, weights.load_state(name or f"distilled16x/decoder{level}", weights_dir)).eval()

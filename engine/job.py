@@ -1,0 +1,105 @@
+"""What a job is: the data handed from the editor or CLI to a strategy, across threads.
+
+All frozen. Tensors inside are treated as read-only by everyone who holds a job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+
+from .errors import InputError
+
+
+@dataclass(frozen=True, eq=False)
+class StyleSource:
+    """A style: an image (1x3xHxW in [0,1]) or a text prompt, with a blending weight."""
+
+    image: torch.Tensor | None = None
+    text: str | None = None
+    weight: float = 1.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.image is None) == (self.text is None):
+            raise InputError("A style is either an image or a text prompt, not both or neither.")
+        if self.text is not None and not self.text.strip():
+            raise InputError("A text style needs a prompt; it is empty.")
+        if self.image is not None and (self.image.dim() != 4 or self.image.shape[:2] != (1, 3)):
+            raise InputError(f"A style image must be 1x3xHxW, got {tuple(self.image.shape)}.")
+        if self.weight < 0:
+            raise InputError(f"Style weight must be >= 0, got {self.weight}.")
+
+    @property
+    def kind(self) -> Literal["image", "text"]:
+        return "image" if self.image is not None else "text"
+
+    def key(self) -> str:
+        """Content hash: equal styles share cached features."""
+        if self.text is not None:
+            return "text:" + self.text
+        img = self.image.contiguous()
+        return "image:" + hashlib.sha1(img.numpy().tobytes()).hexdigest() + str(tuple(img.shape))
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """A soft mask (HxW, float in [0,1], any size) and the style painted into it."""
+
+    mask: torch.Tensor
+    style: StyleSource
+    strength: float = 1.0
+    feather: float = 0.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mask.dim() != 2:
+            raise InputError(f"Region '{self.name}': a mask must be a 2-D HxW array, got shape {tuple(self.mask.shape)}.")
+        if not torch.is_floating_point(self.mask):
+            raise InputError(f"Region '{self.name}': a mask must hold floats in [0, 1], got {self.mask.dtype}.")
+        if not (0.0 <= self.strength <= 1.0):
+            raise InputError(f"Region '{self.name}': strength must be in [0, 1], got {self.strength}.")
+
+
+@dataclass(frozen=True, eq=False)
+class StyleJob:
+    """Everything a strategy needs for one render."""
+
+    content: torch.Tensor
+    strategy: str
+    params: Any
+    styles: tuple[StyleSource, ...] = ()
+    regions: tuple[Region, ...] = ()
+    #: long edge of the output in pixels; None keeps the content's size
+    size: int | None = None
+    #: what pixels outside every region get: the content, or the job's global styles
+    gaps: Literal["content", "global"] = "content"
+    seed: int = 0
+    device: str = "auto"
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.content.dim() != 4 or self.content.shape[:2] != (1, 3):
+            raise InputError(f"The content image must be 1x3xHxW, got {tuple(self.content.shape)}.")
+        if min(self.content.shape[-2:]) < 16:
+            raise InputError(f"The content image is too small ({self.content.shape[-1]}x{self.content.shape[-2]}); use at least 16x16.")
+        if self.size is not None and self.size < 16:
+            raise InputError(f"Output size must be at least 16 px, got {self.size}.")
+        if self.gaps not in ("content", "global"):
+            raise InputError(f"gaps must be 'content' or 'global', got {self.gaps!r}.")
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        from .images import size_for_long_edge
+
+        h, w = self.content.shape[-2:]
+        return (h, w) if self.size is None else size_for_long_edge(h, w, self.size)
+
+    def image_styles(self) -> tuple[StyleSource, ...]:
+        return tuple(s for s in self.styles if s.kind == "image")
+
+    def with_(self, **changes: Any) -> "StyleJob":
+        return replace(self, **changes)

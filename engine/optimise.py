@@ -1,0 +1,143 @@
+"""Image optimisation against feature-space targets (Gatys et al. 2016).
+
+Shared by every optimisation strategy: the objective takes a list of style terms, each a set
+of Gram targets with an optional spatial mask, so whole-image, blended and regional styles are
+one mechanism.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .features import FeatureNet
+from .losses import content_loss, gram, gram_loss, tv_loss
+from .strategy import Progress, RunContext
+
+#: layer presets per loss network: (style layers, content layer)
+LAYER_PRESETS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "vgg": {
+        "classic": (("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "relu4_2"),
+        "fine": (("relu1_1", "relu2_1", "relu3_1"), "relu3_3"),
+        "coarse": (("relu3_1", "relu4_1", "relu5_1"), "relu4_2"),
+    },
+    "distilled16x": {
+        "classic": (("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "relu4_1"),
+        "fine": (("relu1_1", "relu2_1", "relu3_1"), "relu3_1"),
+        "coarse": (("relu3_1", "relu4_1", "relu5_1"), "relu4_1"),
+    },
+}
+
+
+def layers_for(net_name: str, preset: str) -> tuple[tuple[str, ...], str]:
+    return LAYER_PRESETS["distilled16x" if net_name == "distilled16x" else "vgg"][preset]
+
+
+@dataclass(frozen=True, eq=False)
+class StyleTerm:
+    """Gram targets for the style layers, applied where ``mask`` (HxW, or None = everywhere) is on."""
+
+    grams: Mapping[str, torch.Tensor]
+    mask: torch.Tensor | None = None
+    weight: float = 1.0
+
+
+def downsample_mask(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Area-average a mask to a layer's resolution (so soft edges stay soft)."""
+    return F.adaptive_avg_pool2d(mask[None, None].float(), hw)[0, 0] if tuple(mask.shape) != hw else mask
+
+
+class StyleObjective:
+    """content + style + total-variation loss for one image size."""
+
+    def __init__(
+        self,
+        net: FeatureNet,
+        content: torch.Tensor,
+        terms: Sequence[StyleTerm],
+        style_layers: Sequence[str],
+        content_layer: str,
+        content_weight: float = 1.0,
+        style_weight: float = 1.0,
+        tv_weight: float = 0.0,
+        content_mask: torch.Tensor | None = None,
+    ) -> None:
+        self.net = net
+        self.style_layers = list(style_layers)
+        self.content_layer = content_layer
+        self.taps = list(dict.fromkeys(self.style_layers + [content_layer]))
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        with torch.no_grad():
+            self.content_target = net(content, [content_layer])[content_layer]
+        self.terms = list(terms)
+        self.content_mask = content_mask
+        self._masks: dict[tuple[int, str], torch.Tensor] = {}
+
+    def _mask(self, i: int, layer: str, hw: tuple[int, int]) -> torch.Tensor | None:
+        m = self.terms[i].mask
+        if m is None:
+            return None
+        key = (i, layer)
+        if key not in self._masks:
+            self._masks[key] = downsample_mask(m, hw)
+        return self._masks[key]
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        feats = self.net(image, self.taps)
+        c = content_loss(feats[self.content_layer], self.content_target)
+        s = image.new_zeros(())
+        total_w = sum(t.weight for t in self.terms) or 1.0
+        for i, term in enumerate(self.terms):
+            for layer in self.style_layers:
+                f = feats[layer]
+                m = self._mask(i, layer, tuple(f.shape[-2:]))
+                s = s + (term.weight / total_w) * gram_loss(gram(f, m), term.grams[layer]) / len(self.style_layers)
+        tv = tv_loss(image)
+        loss = self.content_weight * c + self.style_weight * s + self.tv_weight * tv
+        return loss, {"loss": loss.item(), "content": c.item(), "style": s.item(), "tv": tv.item()}
+
+
+def optimise(
+    image: torch.Tensor,
+    objective: StyleObjective,
+    ctx: RunContext,
+    steps: int,
+    optimizer: str = "lbfgs",
+    lr: float = 0.02,
+    step_offset: int = 0,
+    total_steps: int | None = None,
+    stage: str = "",
+) -> Generator[Progress, None, torch.Tensor]:
+    """Optimise ``image`` for ``steps`` steps, yielding Progress; returns the final image.
+
+    One optimiser step per loop so cancellation and previews happen between steps.
+    """
+    total = total_steps or steps
+    x = image.detach().clone().requires_grad_(True)
+    if optimizer == "lbfgs":
+        opt: torch.optim.Optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50,
+                                                       line_search_fn="strong_wolfe")
+    else:
+        opt = torch.optim.Adam([x], lr=lr)
+    figures: dict[str, float] = {}
+
+    def closure():
+        nonlocal figures
+        opt.zero_grad(set_to_none=True)
+        loss, figures = objective(x)
+        loss.backward()
+        return loss
+
+    for i in range(1, steps + 1):
+        ctx.check()
+        opt.step(closure)
+        if optimizer != "lbfgs":
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        step = step_offset + i
+        preview = x.detach().clamp(0, 1).cpu() if ctx.wants_preview(step, total) else None
+        yield Progress(step=step, total=total, stage=stage, preview=preview, losses=dict(figures))
+    return x.detach().clamp(0, 1)

@@ -1,0 +1,87 @@
+"""Running one job: choose the device, seed, drive the strategy, translate failures.
+
+The CLI calls :func:`run_job` directly; the editor calls it through :class:`engine.worker.JobWorker`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from . import params as params_mod
+from .errors import BrushworkError, Cancelled, DeviceError, InputError
+from .job import StyleJob
+from .registry import strategies
+from .strategy import Event, Progress, Result, RunContext
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for, but no CUDA GPU is available; use --device cpu or auto.")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise InputError(f"Unknown device '{name}'; use auto, cpu or cuda.")
+    return torch.device(name)
+
+
+def check_job(job: StyleJob):
+    """The strategy for a job, after checking the job asks only for what it can do."""
+    strategy_cls = strategies.get(job.strategy)
+    params_mod.validate(job.params)
+    kinds = {s.kind for s in job.styles} | {r.style.kind for r in job.regions}
+    unsupported = kinds - set(strategy_cls.style_sources)
+    if unsupported:
+        raise InputError(
+            f"Strategy '{job.strategy}' takes {' or '.join(sorted(strategy_cls.style_sources))} styles, "
+            f"not {' or '.join(sorted(unsupported))}."
+        )
+    if job.regions and not strategy_cls.honours_regions:
+        raise InputError(f"Strategy '{job.strategy}' does not honour regions; choose one that does (e.g. masked).")
+    if not job.styles and not job.regions:
+        raise InputError("The job has no style: add a style image or a prompt.")
+    return strategy_cls
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower()
+
+
+def run_job(
+    job: StyleJob,
+    ctx: RunContext | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> Result:
+    """Run ``job`` to completion and return its Result; raises BrushworkError subclasses only."""
+    strategy_cls = check_job(job)
+    if ctx is None:
+        ctx = RunContext(resolve_device(job.device))
+    torch.manual_seed(job.seed)
+    start = time.perf_counter()
+    result: Result | None = None
+    try:
+        for event in strategy_cls().run(job, ctx):
+            if isinstance(event, Result):
+                result = event
+            if on_event is not None:
+                on_event(event)
+            ctx.check()
+    except BrushworkError:
+        raise
+    except (RuntimeError, MemoryError) as exc:
+        if _is_oom(exc):
+            if ctx.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise DeviceError(
+                f"Out of memory on {ctx.device} while running '{job.strategy}' at {job.output_hw[1]}x{job.output_hw[0]}. "
+                "Try a smaller size, the CPU, or a lighter loss network; your work is unchanged."
+            ) from exc
+        raise
+    if result is None:
+        raise Cancelled() if ctx.cancelled else BrushworkError(f"Strategy '{job.strategy}' finished without a result.")
+    return Result(image=result.image, figures=result.figures, seconds=time.perf_counter() - start)
+
+
+__all__ = ["run_job", "resolve_device", "check_job", "Progress", "Result", "RunContext"]
