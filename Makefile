@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+MIRROR  ?= $(wildcard ../shared/weights)
+STAMP   := $(VENV)/.installed
+
+
+.PHONY: run test setup weights bench screenshot clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first, pinned, from this machine's disk; then the project (which caps torch, so nothing pulls a newer one).
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+weights: $(STAMP)
+	$(BIN)/brushwork weights fetch $(if $(MIRROR),--mirror $(MIRROR),)
+	$(BIN)/brushwork weights status
+
+run: weights
+	$(BIN)/brushwork-editor --sample
+
+test: weights
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests
+
+bench: weights
+	$(BIN)/python bench/gatys.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,275 @@
+"""``brushwork``: the engine, headless, for batch work and scripts.
+
+Sub-commands: strategies, render, segment, weights; plugins add more through the
+``brushwork.commands`` entry-point group (``register_cli(subparsers)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import params as params_mod
+from .errors import BrushworkError, Cancelled, InputError
+from .registry import commands, segmenters, strategies
+
+
+def _mirror_default() -> str | None:
+    return os.environ.get("BRUSHWORK_WEIGHTS_MIRROR")
+
+
+# ---------------------------------------------------------------- strategies
+def cmd_strategies(args: argparse.Namespace) -> int:
+    items = strategies.all()
+    if args.json:
+        out = {"strategies": [cls.describe() for cls in items.values()],
+               "broken": [b.__dict__ for b in strategies.broken]}
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    for name, cls in items.items():
+        print(f"{name:12s} {cls.title}  [{', '.join(sorted(cls.style_sources))}"
+              f"{', regions' if cls.honours_regions else ''}]")
+        for s in params_mod.specs(cls.Params):
+            rng = f" {s.choices}" if s.choices else (f" [{s.min}..{s.max}]" if s.min is not None else "")
+            print(f"    {s.name}={s.default}{rng}  {s.help}")
+    for b in strategies.broken:
+        print(f"! plugin '{b.name}' ({b.target}) failed to load: {b.error}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- render
+_PRINT_RE = re.compile(r"^\s*([\d.]+)\s*x\s*([\d.]+)\s*(cm|mm|in|inch)?\s*$")
+
+
+def parse_print_size(text: str, dpi: float) -> tuple[int, int]:
+    """'50x33cm' at 300 DPI -> (width_px, height_px)."""
+    m = _PRINT_RE.match(text)
+    if not m:
+        raise InputError(f"--print expects WIDTHxHEIGHT with cm, mm or in (e.g. 50x33cm), got '{text}'.")
+    w, h, unit = float(m.group(1)), float(m.group(2)), (m.group(3) or "cm")
+    per_inch = {"cm": 2.54, "mm": 25.4, "in": 1.0, "inch": 1.0}[unit]
+    return round(w / per_inch * dpi), round(h / per_inch * dpi)
+
+
+def _parse_weights(text: str | None, n: int) -> list[float]:
+    if not text:
+        return [1.0] * n
+    try:
+        ws = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InputError(f"--style-weights expects numbers like 0.7,0.3, got '{text}'.") from None
+    if len(ws) != n:
+        raise InputError(f"--style-weights gives {len(ws)} weights for {n} styles.")
+    return ws
+
+
+def build_job(args: argparse.Namespace):
+    """A StyleJob from render's arguments (all inputs are checked before anything runs)."""
+    from .images import load_image, load_mask
+    from .job import Region, StyleJob, StyleSource
+
+    strategy_cls = strategies.get(args.strategy)
+    p = params_mod.make(strategy_cls.Params, params_mod.parse_assignments(args.set or []))
+    content = load_image(args.content)
+    weights = _parse_weights(args.style_weights, len(args.style or []))
+    styles = [StyleSource(image=load_image(s), weight=w, name=Path(s).stem) for s, w in zip(args.style or [], weights)]
+    if args.prompt:
+        styles.append(StyleSource(text=args.prompt, name="prompt"))
+    regions = []
+    for spec in args.region or []:
+        if "=" not in spec:
+            raise InputError(f"--region expects MASK.png=STYLE.jpg or MASK.png=text:PROMPT, got '{spec}'.")
+        mask_path, source = spec.split("=", 1)
+        style = (StyleSource(text=source[5:], name=source[5:]) if source.startswith("text:")
+                 else StyleSource(image=load_image(source), name=Path(source).stem))
+        regions.append(Region(mask=load_mask(mask_path), style=style, name=Path(mask_path).stem,
+                              feather=args.feather))
+    size = args.size
+    if args.print_size:
+        w, h = parse_print_size(args.print_size, args.dpi or 300)
+        size = max(w, h)
+    metadata = {"source_prompt": args.source_prompt} if args.source_prompt else {}
+    return StyleJob(content=content, strategy=args.strategy, params=p, styles=tuple(styles), regions=tuple(regions),
+                    size=size, gaps=args.gaps, seed=args.seed, device=args.device, metadata=metadata)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .images import save_image, tensor_to_pil
+    from .runner import check_job, resolve_device, run_job
+    from .strategy import Progress, RunContext
+
+    out = Path(args.output)
+    if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}:
+        raise InputError(f"Unknown output format '{out.suffix}': use .png, .jpg, .tif or .webp.")
+    job = build_job(args)
+    check_job(job)
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    if preview_dir:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(resolve_device(job.device), preview_every=args.preview_every)
+    bar = tqdm(total=None, unit="step", desc=job.strategy, disable=args.quiet, dynamic_ncols=True)
+
+    def on_event(e) -> None:
+        if isinstance(e, Progress):
+            bar.total = e.total
+            bar.n = e.step
+            if e.losses:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in e.losses.items()}, refresh=False)
+            if e.stage:
+                bar.set_description(f"{job.strategy} {e.stage}", refresh=False)
+            bar.refresh()
+            if preview_dir and e.preview is not None:
+                tensor_to_pil(e.preview).save(preview_dir / f"preview_{e.step:05d}.png")
+
+    try:
+        result = run_job(job, ctx, on_event)
+    finally:
+        bar.close()
+    save_image(result.image, out, dpi=args.dpi)
+    figs = ", ".join(f"{k} {v:.3f}" for k, v in result.figures.items())
+    print(f"wrote {out} ({result.image.shape[-1]}x{result.image.shape[-2]}) in {result.seconds:.1f} s; {figs}")
+    return 0
+
+
+# ---------------------------------------------------------------- segment
+def cmd_segment(args: argparse.Namespace) -> int:
+    from .images import load_image
+
+    seg_cls = segmenters.get(args.method)
+    image = load_image(args.image)
+    options = params_mod.parse_assignments(args.set or [])
+    if args.n is not None:
+        options["n"] = str(args.n)
+    if args.scribbles:
+        options["scribbles"] = args.scribbles
+    written = seg_cls().segment_to_dir(image, options, Path(args.output))
+    for p in written:
+        print(p)
+    return 0
+
+
+# ---------------------------------------------------------------- weights
+def cmd_weights_status(args: argparse.Namespace) -> int:
+    from . import weights
+
+    bad = 0
+    for name, entry in weights.load_manifest().items():
+        state, path = weights.status(name, args.weights_dir)
+        if state != "present" and not entry.optional:
+            bad += 1
+        tag = " (optional)" if entry.optional else ""
+        print(f"{state:8s} {name:28s}{tag} {path or ''}")
+    if bad:
+        print(f"{bad} required file(s) missing or corrupt: run `brushwork weights fetch --mirror DIR` "
+              "(or without --mirror when online).", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_weights_fetch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from . import weights
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        bar = bars.get(name) or bars.setdefault(name, tqdm(total=total or None, unit="B", unit_scale=True, desc=name))
+        bar.n = done
+        bar.refresh()
+        if total and done >= total:
+            bar.close()
+
+    mirror = args.mirror or _mirror_default()
+    results = weights.fetch(args.names or None, mirror=mirror, target=args.target,
+                            include_optional=args.all, progress=progress)
+    for b in bars.values():
+        b.close()
+    for name, outcome in results:
+        print(f"{name:28s} {outcome}")
+    return 0
+
+
+# ---------------------------------------------------------------- main
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brushwork", description="Neural style transfer, headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("strategies", help="list strategies and their parameters")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_strategies)
+
+    p = sub.add_parser("render", help="stylise an image", description="Stylise CONTENT and write OUT atomically.")
+    p.add_argument("content")
+    p.add_argument("-s", "--style", action="append", help="style image (repeatable)")
+    p.add_argument("--style-weights", help="comma-separated weights, one per --style")
+    p.add_argument("--prompt", help="text style (strategies that take text)")
+    p.add_argument("--source-prompt", help="what the content is, for text-guided strategies (default 'a photo')")
+    p.add_argument("--region", action="append", help="MASK.png=STYLE.jpg or MASK.png=text:PROMPT (repeatable)")
+    p.add_argument("--feather", type=float, default=0.0, help="feather radius of region masks in pixels")
+    p.add_argument("--gaps", choices=["content", "global"], default="content",
+                   help="what pixels outside every region get: the content or the global style")
+    p.add_argument("--strategy", default="gatys")
+    p.add_argument("--size", type=int, help="long edge of the output in pixels (default: the content's)")
+    p.add_argument("--print", dest="print_size", help="print size, e.g. 50x33cm or 20x13in (with --dpi)")
+    p.add_argument("--dpi", type=float, help="DPI written into the file (and used by --print; default 300)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="strategy parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--preview-dir", help="write previews here as they arrive")
+    p.add_argument("--preview-every", type=int, default=10)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("segment", help="split an image into region masks")
+    p.add_argument("image")
+    p.add_argument("--method", default="clusters")
+    p.add_argument("-n", type=int, help="number of regions (clusters)")
+    p.add_argument("--scribbles", help="scribble PNG: one colour per region, transparent or black elsewhere")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("-o", "--output", required=True, help="folder for the mask PNGs")
+    p.set_defaults(func=cmd_segment)
+
+    p = sub.add_parser("weights", help="weight files: status and fetch")
+    wsub = p.add_subparsers(dest="weights_command", required=True)
+    w = wsub.add_parser("status", help="present / missing / corrupt for each file")
+    w.add_argument("--weights-dir")
+    w.set_defaults(func=cmd_weights_status)
+    w = wsub.add_parser("fetch", help="copy from a mirror or download, verifying sha256")
+    w.add_argument("names", nargs="*")
+    w.add_argument("--mirror", help="a local folder holding the files (e.g. ../shared/weights)")
+    w.add_argument("--target", help="where to put them (default: the project's weights/ or the user cache)")
+    w.add_argument("--all", action="store_true", help="optional files too")
+    w.set_defaults(func=cmd_weights_fetch)
+
+    for name, register in commands.all().items():
+        register(sub)
+    for b in commands.broken:
+        print(f"! command plugin '{b.name}' failed to load: {b.error}", file=sys.stderr)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except Cancelled:
+        print("cancelled; nothing written", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted; nothing written", file=sys.stderr)
+        return 130
+    except BrushworkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

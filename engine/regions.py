@@ -1,0 +1,95 @@
+"""Regions as the strategies see them: masks resized to the job, feathered, normalised.
+
+Overlapping regions share pixels in proportion to their masks (weights normalised per
+pixel); pixels no region covers are the *gap*, which keeps the content or takes the job's
+global style (``StyleJob.gaps``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+from .job import Region, StyleJob
+
+
+@dataclass(frozen=True, eq=False)
+class RegionMasks:
+    """Per-pixel weights at one resolution: ``weights`` KxHxW for the K regions, ``gap`` HxW.
+
+    For each pixel, sum(weights) + gap == 1.
+    """
+
+    weights: torch.Tensor
+    gap: torch.Tensor
+    regions: tuple[Region, ...]
+
+
+def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
+    """Gaussian blur with sigma = radius / 2, so edges blend over about ``radius`` pixels."""
+    if radius <= 0:
+        return mask
+    sigma = radius / 2
+    k = int(2 * round(3 * sigma) + 1)
+    x = torch.arange(k, dtype=mask.dtype) - k // 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = (g / g.sum()).to(mask)
+    m = mask[None, None]
+    pad = k // 2
+    m = F.conv2d(F.pad(m, (pad, pad, 0, 0), mode="replicate"), g.view(1, 1, 1, k))
+    m = F.conv2d(F.pad(m, (0, 0, pad, pad), mode="replicate"), g.view(1, 1, k, 1))
+    return m[0, 0].clamp(0, 1)
+
+
+def check_mask(region: Region, content_hw: tuple[int, int]) -> None:
+    """Clear errors for masks a user could not have meant."""
+    m = region.mask
+    name = region.name or "unnamed"
+    if not torch.isfinite(m).all():
+        raise InputError(f"Region '{name}': the mask holds NaN or infinite values.")
+    if m.min() < 0 or m.max() > 1:
+        raise InputError(f"Region '{name}': mask values must be in [0, 1], got {m.min().item():.3g}..{m.max().item():.3g}.")
+    if m.max() <= 0:
+        raise InputError(f"Region '{name}': the mask is empty (all zero); paint some of the region or remove it.")
+    mh, mw = m.shape
+    ch, cw = content_hw
+    if abs(mh / mw - ch / cw) > 0.02 * (ch / cw):
+        raise InputError(
+            f"Region '{name}': the mask is {mw}x{mh} but the content is {cw}x{ch}; their aspect ratios differ, "
+            "so the mask would not line up. Use a mask made for this image."
+        )
+    if m.mean() < 1e-4:
+        warnings.warn(f"Region '{name}' covers almost nothing ({100 * m.mean().item():.3f}% of the image).", stacklevel=2)
+
+
+def resize_mask(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    if tuple(mask.shape) == tuple(hw):
+        return mask.float()
+    shrinking = hw[0] < mask.shape[0]
+    return F.interpolate(mask[None, None].float(), size=hw, mode="bilinear", align_corners=False,
+                         antialias=shrinking)[0, 0].clamp(0, 1)
+
+
+def region_masks(job: StyleJob, hw: tuple[int, int] | None = None) -> RegionMasks:
+    """The job's regions as normalised weights at ``hw`` (default: the output size)."""
+    hw = hw or job.output_hw
+    content_hw = tuple(job.content.shape[-2:])
+    if not job.regions:
+        return RegionMasks(torch.zeros(0, *hw), torch.ones(hw), ())
+    scale = max(hw) / max(job.output_hw)
+    layers = []
+    for r in job.regions:
+        check_mask(r, content_hw)  # type: ignore[arg-type]
+        m = resize_mask(r.mask, hw)
+        m = feather(m, r.feather * scale)
+        layers.append(m * r.strength)
+    stack = torch.stack(layers)
+    cover = stack.sum(0)
+    # Overlaps: share the pixel in proportion; where total cover exceeds 1 normalise it to 1.
+    weights = stack / cover.clamp_min(1.0)
+    gap = (1 - weights.sum(0)).clamp(0, 1)
+    return RegionMasks(weights, gap, job.regions)
