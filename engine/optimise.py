@@ -138,6 +138,25 @@ def optimise(
             with torch.no_grad():
                 x.clamp_(0, 1)
         step = step_offset + i
-        preview = x.detach().clamp(0, 1).cpu() if ctx.wants_preview(step, total) else None
+        last = i == steps  # every stage ends with a preview (each scale of a multi-scale run)
+        preview = x.detach().clamp(0, 1).cpu() if last or ctx.wants_preview(step, total) else None
         yield Progress(step=step, total=total, stage=stage, preview=preview, losses=dict(figures))
     return x.detach().clamp(0, 1)
+
+
+def scale_schedule(target_hw: tuple[int, int], start: int = 256, factor: float = 2 ** 0.5) -> list[tuple[int, int]]:
+    """Sizes from ``start`` px (long edge) up to the target, growing by ``factor``; the last is the target.
+
+    Coarse scales settle the large structures cheaply; finer scales only add detail.
+    """
+    h, w = target_hw
+    long_edge = max(h, w)
+    edges: list[int] = []
+    e = float(min(start, long_edge))
+    while round(e) < long_edge:
+        edges.append(round(e))
+        e *= factor
+    if edges and long_edge / edges[-1] < 1 + (factor - 1) / 3:
+        edges.pop()  # a last step smaller than a third of the factor costs a scale and adds nothing
+    edges.append(long_edge)
+    return [(max(1, round(h * s / long_edge)), max(1, round(w * s / long_edge))) for s in edges]

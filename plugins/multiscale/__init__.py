@@ -1,0 +1,81 @@
+"""Multi-scale (coarse-to-fine) optimisation: Gatys quality in a fraction of the time.
+
+Large structures settle at the small scales where a step is cheap; each finer scale starts
+from the upsampled result and only adds detail. The style image is rescaled with the output
+at every scale, so stroke size stays consistent with the final picture.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import torch
+
+from engine import features
+from engine.colour import preserve
+from engine.images import resize
+from engine.job import StyleJob
+from engine.metrics import figures
+from engine.optimise import StyleObjective, StyleTerm, layers_for, optimise, scale_schedule
+from engine.params import param
+from engine.strategy import Event, Result, RunContext, Strategy
+from engine.styletargets import blended_targets, prepare_style
+from plugins.gatys import initial_image
+
+
+@dataclass(frozen=True)
+class MultiScaleParams:
+    start_size: int = param(256, min=64, max=2048, step=32, help="Long edge of the first (coarsest) scale in pixels.")
+    scale_factor: float = param(1.414, min=1.1, max=2.0, step=0.05, help="Growth per scale; sqrt(2) is a good balance.")
+    coarse_steps: int = param(100, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the composition forms.")
+    fine_steps: int = param(30, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
+    optimizer: Literal["lbfgs", "adam"] = param("lbfgs", help="L-BFGS converges in fewer steps; Adam is steadier at large sizes.")
+    lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size (ignored by L-BFGS).", advanced=True)
+    content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
+    style_weight: float = param(20.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
+    tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
+    layers: Literal["classic", "fine", "coarse"] = param("classic", help="Which layers carry style: fine = small strokes, coarse = large shapes.")
+    init: Literal["content", "noise", "style"] = param("content", help="Starting image at the coarsest scale.")
+    style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05, help="Style image size relative to the output: larger = bigger strokes.")
+    colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour the style first.")
+    net: Literal["vgg16", "distilled16x", "vgg19"] = param("vgg16", help="Loss network: vgg16 full quality, distilled16x 16x faster drafts.")
+
+
+class MultiScaleStrategy(Strategy):
+    name = "multiscale"
+    title = "Multi-scale (coarse-to-fine)"
+    description = "Optimises small first, then refines at growing sizes: near-Gatys quality, several times faster."
+    Params = MultiScaleParams
+
+    def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
+        p: MultiScaleParams = job.params
+        start = time.perf_counter()
+        dev = ctx.device
+        net = features.get(p.net, dev)
+        style_layers, content_layer = layers_for(p.net, p.layers)
+        sizes = scale_schedule(job.output_hw, p.start_size, p.scale_factor)
+        steps = [p.coarse_steps] + [p.fine_steps] * (len(sizes) - 1)
+        total = sum(steps)
+        styles = job.image_styles()
+        gen = torch.Generator().manual_seed(job.seed)
+        image: torch.Tensor | None = None
+        done = 0
+        for i, (hw, n) in enumerate(zip(sizes, steps)):
+            content = resize(job.content, hw).to(dev)
+            targets = blended_targets(net, styles, style_layers, hw, p.style_scale, p.colour, content, dev)
+            objective = StyleObjective(net, content, [StyleTerm(targets)], style_layers, content_layer,
+                                       p.content_weight, p.style_weight, p.tv_weight)
+            if image is None:
+                first = prepare_style(styles[0].image, hw, p.style_scale, "none", None, dev) if styles else None
+                x0 = initial_image(p.init, content, first, gen)
+            else:
+                x0 = resize(image, hw)
+            stage = f"scale {i + 1}/{len(sizes)} ({hw[1]}x{hw[0]})"
+            image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage)
+            done += n
+        assert image is not None
+        image = preserve(p.colour if p.colour == "luminance" else "none", image, resize(job.content, sizes[-1]).to(dev)).cpu()
+        yield Result(image, figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]),
+                     time.perf_counter() - start)
