@@ -32,8 +32,9 @@ class BrokenPlugin:
 class Registry(Generic[T]):
     """Plugins of one entry-point group, loaded once and on demand."""
 
-    def __init__(self, group: str) -> None:
+    def __init__(self, group: str, kind: str) -> None:
         self.group = group
+        self.kind = kind
         self._items: dict[str, T] | None = None
         self.broken: list[BrokenPlugin] = []
         self._lock = threading.Lock()
@@ -72,7 +73,7 @@ class Registry(Generic[T]):
             for b in self.broken:
                 if b.name == name:
                     hint = f" It failed to load: {b.error}"
-            raise InputError(f"Unknown {self.group.split('.')[-1][:-1]} '{name}'; available: {', '.join(items) or 'none'}.{hint}")
+            raise InputError(f"Unknown {self.kind} '{name}'; available: {', '.join(items) or 'none'}.{hint}")
         return items[name]
 
     def add(self, name: str, obj: T) -> None:
@@ -80,6 +81,6 @@ class Registry(Generic[T]):
         self._load()[name] = obj
 
 
-strategies: Registry = Registry(STRATEGIES)
-segmenters: Registry = Registry(SEGMENTERS)
-commands: Registry = Registry(COMMANDS)
+strategies: Registry = Registry(STRATEGIES, "strategy")
+segmenters: Registry = Registry(SEGMENTERS, "segmenter")
+commands: Registry = Registry(COMMANDS, "command")

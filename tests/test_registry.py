@@ -39,7 +39,7 @@ def third_party(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text(
         "[brushwork.strategies]\nacme-invert = acme_style:InvertStrategy\nacme-broken = acme_style.broken:Thing\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    reg = registry.Registry(registry.STRATEGIES)
+    reg = registry.Registry(registry.STRATEGIES, "strategy")
     yield reg
     sys.modules.pop("acme_style", None)
 
