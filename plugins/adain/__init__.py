@@ -1,0 +1,168 @@
+"""AdaIN: arbitrary style in one forward pass (Huang & Belongie 2017).
+
+Encode the content and each style to relu4_1, give the content features the style's channel
+means and stds, decode. Fast enough to try styles and paint regions interactively; its quality
+is set by the decoder, which is why Brushwork trains and ships its own (see training.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Literal, Sequence
+
+import torch
+from torch import nn
+
+from engine.colour import match_histogram, preserve
+from engine.errors import InputError
+from engine.images import resize, scale_style, size_for_long_edge
+from engine.job import StyleJob, StyleSource
+from engine.metrics import figures
+from engine.params import param
+from engine.regions import region_masks
+from engine.strategy import Event, Progress, Result, RunContext, Strategy
+
+from .model import (
+    StyleFeatureCache,
+    StyleStats,
+    adain,
+    load_decoder,
+    load_encoder,
+    mean_std,
+    pad_to_multiple,
+    stylise_features,
+    style_cache,
+)
+
+#: long edge of the first, low-resolution result sent while the full one renders
+PREVIEW_EDGE = 256
+
+
+@dataclass(frozen=True)
+class AdaINParams:
+    alpha: float = param(1.0, min=0.0, max=1.0, step=0.05, help="0 keeps the photo, 1 takes the style fully.")
+    encoder: Literal["fast", "vgg16"] = param(
+        "fast", help="fast: distilled encoder, interactive on a CPU; vgg16: full VGG16 (needs its trained decoder).")
+    decoder: Literal["trained", "reconstruction"] = param(
+        "trained", advanced=True,
+        help="trained: Brushwork's AdaIN decoder (strong style); reconstruction: the plain inverting decoder (faint style).")
+    style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05,
+                               help="Style image size relative to the output: larger = bigger strokes.")
+    colour: Literal["none", "luminance", "histogram"] = param(
+        "none", help="Keep the photo's colours: luminance only, or recolour the style to the photo first.")
+    preview: bool = param(True, help="Send a quick low-resolution result before the full one.")
+    measure: bool = param(False, advanced=True,
+                          help="Also report style/content distance figures (a VGG16 pass: about a second on a CPU).")
+
+
+_nets: dict[tuple[str, str, str], nn.Module] = {}
+
+
+def nets(encoder: str, decoder: str, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """Encoder and decoder, loaded once per (encoder, decoder kind, device)."""
+    key_e, key_d = (encoder, "enc", str(device)), (encoder, decoder, str(device))
+    if key_e not in _nets:
+        _nets[key_e] = load_encoder(encoder).to(device)
+    if key_d not in _nets:
+        _nets[key_d] = load_decoder(encoder, prefer=decoder).to(device).requires_grad_(False)  # type: ignore[arg-type]
+    return _nets[key_e], _nets[key_d]
+
+
+def blend_stats(stats: Sequence[StyleStats], weights: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interpolate styles: AdaIN is linear in (mean, std), so blending statistics equals
+    blending the paper's per-style AdaIN outputs, at the cost of one."""
+    total = float(sum(weights))
+    if total <= 0:
+        raise InputError("The style weights add up to 0; give at least one style a positive weight.")
+    mean = sum((w / total) * s.mean for s, w in zip(stats, weights))
+    std = sum((w / total) * s.std for s, w in zip(stats, weights))
+    return mean, std  # type: ignore[return-value]
+
+
+class AdaINStrategy(Strategy):
+    name = "adain"
+    title = "AdaIN (instant)"
+    description = "Feed-forward arbitrary style: aligns feature statistics and decodes. Well under a second."
+    Params = AdaINParams
+    honours_regions = True
+    tileable = True
+
+    #: the style cache (a class attribute so tests and the editor can inspect hits)
+    cache: StyleFeatureCache = style_cache
+
+    def style_stats(self, source: StyleSource, encoder: nn.Module, p: AdaINParams, out_hw: tuple[int, int],
+                    content: torch.Tensor, device: torch.device) -> StyleStats:
+        if source.image is None:
+            raise InputError(f"AdaIN needs style images; '{source.name or source.text}' is a text prompt.")
+        img = scale_style(source.image, out_hw, p.style_scale)
+        if p.colour == "histogram":
+            img = match_histogram(img, content)
+        return self.cache.get(encoder, p.encoder, img, device)
+
+    def render(self, job: StyleJob, p: AdaINParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+        """One AdaIN pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
+        encoder, decoder = nets(p.encoder, p.decoder, device)
+        content = resize(job.content, out_hw)
+        styles = job.image_styles()
+        regions = job.regions
+        if not styles and not regions:
+            raise InputError("AdaIN needs at least one style image (or regions with styles).")
+        autocast = device.type == "cuda"
+        with torch.no_grad():
+            x, hw = pad_to_multiple(content.to(device))
+            with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
+                fc = encoder(x).float()
+            glob = None
+            if styles:
+                glob = blend_stats([self.style_stats(s, encoder, p, out_hw, content, device) for s in styles],
+                                   [s.weight for s in styles])
+            if regions:
+                target = self.regional_target(job, p, fc, glob, encoder, out_hw, content, device)
+            else:
+                assert glob is not None
+                target = adain(fc, *glob)
+            target = p.alpha * target + (1 - p.alpha) * fc
+            with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
+                image = stylise_features(decoder, target, hw)
+        return preserve("luminance" if p.colour == "luminance" else "none", image, content.to(device)).cpu()
+
+    def regional_target(self, job: StyleJob, p: AdaINParams, fc: torch.Tensor,
+                        glob: tuple[torch.Tensor, torch.Tensor] | None, encoder: nn.Module,
+                        out_hw: tuple[int, int], content: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Per-region AdaIN: each region's content statistics (mask-weighted) take its style's,
+        and the results are blended by the masks; gaps keep the content features, or take the
+        global styles when ``job.gaps == "global"``."""
+        masks = region_masks(job, tuple(fc.shape[-2:]))
+        target = torch.zeros_like(fc)
+        for k, region in enumerate(masks.regions):
+            m = masks.weights[k].to(device)
+            if m.sum() <= 0:
+                continue
+            s = self.style_stats(region.style, encoder, p, out_hw, content, device)
+            target = target + m * adain(fc, s.mean, s.std, content_stats=mean_std(fc, m))
+        gap = masks.gap.to(device)
+        if job.gaps == "global" and glob is not None:
+            gap_fill = adain(fc, *glob, content_stats=mean_std(fc, gap) if gap.sum() > 0 else None)
+        else:
+            gap_fill = fc
+        return target + gap * gap_fill
+
+    def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
+        p: AdaINParams = job.params
+        start = time.perf_counter()
+        out_hw = job.output_hw
+        total = 1
+        if p.preview and max(out_hw) > PREVIEW_EDGE * 1.5:
+            total = 2
+            small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
+            ctx.check()
+            preview = self.render(job, p, small, ctx.device)
+            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=preview)
+        ctx.check()
+        image = self.render(job, p, out_hw, ctx.device)
+        seconds = time.perf_counter() - start
+        yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
+        styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)
+        figs = figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]) if p.measure else {}
+        yield Result(image, figs, seconds)

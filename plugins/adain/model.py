@@ -1,0 +1,292 @@
+"""AdaIN's networks and feature arithmetic, reusable outside the strategy (tiled export, training).
+
+Public pieces:
+
+- :data:`ENCODERS`: the encoder names (``fast`` = distilled-16x encoder4, ``vgg16`` = VGG16 to
+  relu4_1), each paired with its own decoder.
+- :func:`load_encoder` / :func:`load_decoder`: the nets for an encoder name. ``load_decoder``
+  picks the AdaIN-trained decoder from the manifest when present and falls back to the
+  reconstruction decoder (``fast``) otherwise; :func:`decoder_kind` says which one you got.
+- :func:`mean_std` (optionally mask-weighted) and :func:`adain`: the feature alignment.
+- :class:`StyleFeatureCache`: encoded style statistics keyed by (encoder, image hash, size),
+  so moving alpha or the interpolation weights never re-encodes a style.
+- :func:`pad_to_multiple` / :data:`DOWNSAMPLE`: the encoders downsample 8x, so inputs are
+  reflect-padded to a multiple of 8 and the output cropped back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine import weights
+from engine.distilled import DistilledDecoder, DistilledEncoder
+from engine.errors import InputError, WeightsError
+from engine.features import VGGFeatures
+
+EncoderName = Literal["fast", "vgg16"]
+ENCODERS: tuple[str, ...] = ("fast", "vgg16")
+#: manifest entries of the AdaIN-trained decoders, per encoder
+TRAINED_DECODERS: dict[str, str] = {"fast": "adain/decoder-fast", "vgg16": "adain/decoder-vgg16"}
+#: both encoders stop at relu4_1, after three 2x poolings
+DOWNSAMPLE = 8
+#: the style-loss taps, shallow to deep (relu4_1 is also the AdaIN layer)
+LOSS_TAPS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+EPS = 1e-5
+
+
+def check_encoder(name: str) -> None:
+    if name not in ENCODERS:
+        raise InputError(f"Unknown AdaIN encoder '{name}'; choose one of {', '.join(ENCODERS)}.")
+
+
+# --- encoders -------------------------------------------------------------------------------
+
+
+class FastEncoder(nn.Module):
+    """Distilled-16x encoder4 (128-channel relu4_1). ``taps`` also serves as the cheap loss net:
+    raw relu4_1 for the content loss, the ``aux`` heads (VGG19 widths) for the style loss."""
+
+    name = "fast"
+
+    def __init__(self, enc: DistilledEncoder) -> None:
+        super().__init__()
+        self.enc = enc
+        self.channels = enc.channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.enc(x)
+
+    def taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(raw relu4_1, [aux relu1_1 .. relu4_1]) in one pass."""
+        raw = self.enc.forward_taps(x, 4, aux=False)
+        return raw[4], [self.enc.aux[str(i)](raw[i]) for i in range(1, 5)]
+
+
+class VGG16Encoder(nn.Module):
+    """VGG16 up to relu4_1 (512 channels); ``taps`` is its own loss net (relu1_1..relu4_1)."""
+
+    name = "vgg16"
+
+    def __init__(self, vgg: VGGFeatures) -> None:
+        super().__init__()
+        self.vgg = vgg
+        self.channels = 512
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.vgg(x, ["relu4_1"])["relu4_1"]
+
+    def taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        f = self.vgg(x, LOSS_TAPS)
+        return f["relu4_1"], [f[t] for t in LOSS_TAPS]
+
+
+def load_encoder(name: str, weights_dir=None, random_init: bool = False) -> nn.Module:
+    """A frozen encoder; ``random_init`` builds vgg16 without weights (tests of the code path)."""
+    check_encoder(name)
+    if name == "fast":
+        enc: nn.Module = FastEncoder(DistilledEncoder(4, weights.load_state("distilled16x/encoder4", weights_dir)))
+    else:
+        state = None if random_init else weights.load_state("vgg16", weights_dir)
+        vgg = VGGFeatures("vgg16", state)
+        # Keep only what relu4_1 needs: conv1_1 .. relu4_1 (index 18).
+        vgg.features = vgg.features[:19]
+        vgg.layer_names = vgg.layer_names[:19]
+        vgg.taps = tuple(n for n in vgg.layer_names if n.startswith("relu"))
+        enc = VGG16Encoder(vgg)
+    return enc.eval().requires_grad_(False)
+
+
+# --- decoders -------------------------------------------------------------------------------
+
+#: VGG16 relu4_1 decoder: the encoder mirrored (conv, or "up" where the encoder pooled)
+VGG16_DECODER: tuple[tuple[str, int, int] | str, ...] = (
+    ("conv41", 512, 256), "up",
+    ("conv33", 256, 256), ("conv32", 256, 256), ("conv31", 256, 128), "up",
+    ("conv22", 128, 128), ("conv21", 128, 64), "up",
+    ("conv12", 64, 64), ("conv11", 64, 3),
+)
+
+
+class VGG16Decoder(nn.Module):
+    """relu4_1 of VGG16 -> RGB. As the AdaIN paper's decoder: reflect padding, nearest
+    upsampling, ReLU after every conv but the last (clamped at inference instead)."""
+
+    def __init__(self, state: dict[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        self.order = [s if isinstance(s, str) else s[0] for s in VGG16_DECODER]
+        self.convs = nn.ModuleDict({s[0]: nn.Conv2d(s[1], s[2], 3) for s in VGG16_DECODER if not isinstance(s, str)})
+        self.pad = nn.ReflectionPad2d(1)
+        if state is not None:
+            self.convs.load_state_dict(state)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.order:
+            if name == "up":
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            else:
+                x = self.convs[name](self.pad(x))
+                if name != "conv11":
+                    x = torch.relu(x)
+        return x
+
+    def state_for_saving(self) -> dict[str, torch.Tensor]:
+        return {k.removeprefix("convs."): v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+
+
+DecoderKind = Literal["trained", "reconstruction", "random"]
+
+
+def decoder_kind(name: str, weights_dir=None) -> DecoderKind | None:
+    """What :func:`load_decoder` would give for ``name`` with ``prefer="trained"``; None: nothing."""
+    check_encoder(name)
+    if weights.is_available(TRAINED_DECODERS[name], weights_dir):
+        return "trained"
+    return "reconstruction" if name == "fast" else None
+
+
+def load_decoder(name: str, prefer: Literal["trained", "reconstruction", "random"] = "trained",
+                 weights_dir=None, weight_name: str | None = None) -> nn.Module:
+    """The decoder for encoder ``name``.
+
+    ``prefer="trained"`` takes the AdaIN-trained decoder when its file is present, else (fast
+    only) the reconstruction decoder4, which stylises weakly. ``"reconstruction"`` forces the
+    latter (comparisons, and the training start point); ``"random"`` builds an untrained one.
+    ``weight_name`` loads a specific manifest entry instead.
+    """
+    check_encoder(name)
+    if weight_name is not None:
+        state = weights.load_state(weight_name, weights_dir)
+        dec: nn.Module = DistilledDecoder(4, state) if name == "fast" else VGG16Decoder(state)
+        return dec.eval()
+    if prefer == "random":
+        if name == "fast":
+            ref = weights.load_state("distilled16x/decoder4", weights_dir)
+            dec = DistilledDecoder(4, {k: torch.empty_like(v) for k, v in ref.items()})
+            for m in dec.modules():
+                if isinstance(m, nn.Conv2d):
+                    m.reset_parameters()
+            return dec.eval()
+        return VGG16Decoder().eval()
+    if prefer == "trained" and weights.is_available(TRAINED_DECODERS[name], weights_dir):
+        return load_decoder(name, weights_dir=weights_dir, weight_name=TRAINED_DECODERS[name])
+    if name == "fast":
+        return DistilledDecoder(4, weights.load_state("distilled16x/decoder4", weights_dir)).eval()
+    raise WeightsError(
+        "No AdaIN decoder for the vgg16 encoder is installed (it needs GPU training: "
+        "`brushwork train adain --encoder vgg16 ...`). Use encoder=fast."
+    )
+
+
+# --- feature arithmetic ---------------------------------------------------------------------
+
+
+def mean_std(feat: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel-wise mean and std of BxCxHxW features (Bx C x1x1 each), optionally weighted by an
+    HxW (or Bx1xHxW) mask: regional AdaIN needs the statistics of the region only."""
+    feat = feat.float()
+    if mask is None:
+        mean = feat.mean((2, 3), keepdim=True)
+        var = feat.var((2, 3), keepdim=True, unbiased=False)
+    else:
+        m = mask.to(feat).reshape(-1, 1, *feat.shape[-2:])
+        total = m.sum((2, 3), keepdim=True).clamp_min(EPS)
+        mean = (feat * m).sum((2, 3), keepdim=True) / total
+        var = ((feat - mean).pow(2) * m).sum((2, 3), keepdim=True) / total
+    return mean, (var + EPS).sqrt()
+
+
+def adain(content_feat: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+          content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Give ``content_feat`` the style's channel-wise mean and std (Huang & Belongie 2017).
+
+    ``content_stats`` overrides the content's own statistics (a region's, or a whole image's
+    when the features are one tile of it, so tiles agree)."""
+    c_mean, c_std = content_stats if content_stats is not None else mean_std(content_feat)
+    return (content_feat.float() - c_mean) / c_std * style_std + style_mean
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = DOWNSAMPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad the bottom/right so H and W divide by ``multiple``; returns (padded, (h, w))."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def stylise_features(decoder: nn.Module, feat: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Decode features and crop back to ``hw`` (the size before padding), clamped to [0, 1]."""
+    out = decoder(feat)
+    return out[..., : hw[0], : hw[1]].float().clamp(0, 1)
+
+
+# --- style cache ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class StyleStats:
+    """One encoded style: relu4_1 channel mean and std (1xCx1x1, float32, on the run's device)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+
+def image_key(image: torch.Tensor) -> str:
+    """Content hash of an image tensor: equal pixels share cached features whatever object holds them."""
+    t = image.detach().float().contiguous().cpu()
+    return hashlib.sha1(t.numpy().tobytes()).hexdigest() + str(tuple(t.shape))
+
+
+class StyleFeatureCache:
+    """Encoded style statistics, least recently used first out.
+
+    Keyed by (encoder, device, image hash, encoded size): changing alpha, the interpolation
+    weights or the colour of the content never re-encodes a style; a new stroke scale does.
+    Thread-safe: the editor's worker and the export may share it.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple, StyleStats] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, encoder: nn.Module, encoder_name: str, image: torch.Tensor, device: torch.device) -> StyleStats:
+        """Stats of ``image`` (already at the size to encode) through ``encoder``."""
+        key = (encoder_name, str(device), image_key(image))
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        with torch.no_grad():
+            x, _ = pad_to_multiple(image.to(device))
+            stats = StyleStats(*mean_std(encoder(x)))
+        with self._lock:
+            self.misses += 1
+            self._items[key] = stats
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return stats
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: the process-wide cache the strategy uses
+style_cache = StyleFeatureCache()
