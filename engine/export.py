@@ -1,0 +1,469 @@
+"""Print-size export: any strategy, any size, with memory that stays flat as the size grows.
+
+Three ways to a file, chosen by what fits:
+
+- **single**: the size fits one pass of the strategy: run it and write the result.
+- **tiled feed-forward** (strategies with ``tileable = True`` and a ``tile_renderer``): every
+  tile is measured first so statistics that must be global (AdaIN's content mean/std) are the
+  whole picture's; then every tile is rendered with those totals and feather-blended.
+- **tiled refinement** (optimisation strategies): the strategy runs coarse-to-fine up to a
+  working size that fits; the result is upsampled and each full-size tile is optimised against
+  the global Gram targets computed at working scale, anchored to the upsampled result (so the
+  stroke scale stays the working result's), then feather-blended.
+
+Files carry their DPI and an sRGB ICC profile; PNG and TIFF can be 16-bit; every write is
+atomic, so a failed or cancelled export leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import torch
+
+from .errors import BrushworkError, InputError
+from .images import atomic_write
+from .job import StyleJob
+from .strategy import Event, Progress, RunContext
+from .tiling import (StripBlender, TileSource, choose_tile_size, free_memory,
+                     plan_tiles, to_hwc)
+
+# ---------------------------------------------------------------- print sizing
+
+_PRINT_RE = re.compile(r"^\s*([\d.]+)\s*x\s*([\d.]+)\s*(cm|mm|in|inch)?\s*$")
+_PER_INCH = {"cm": 2.54, "mm": 25.4, "in": 1.0, "inch": 1.0}
+
+
+def print_pixels(width: float, height: float, unit: str, dpi: float) -> tuple[int, int]:
+    """A print's physical size at ``dpi`` -> (width_px, height_px)."""
+    if unit not in _PER_INCH:
+        raise InputError(f"Unknown print unit '{unit}'; use cm, mm or in.")
+    if dpi <= 0 or width <= 0 or height <= 0:
+        raise InputError(f"A print needs a positive size and DPI, got {width}x{height}{unit} at {dpi} DPI.")
+    per = _PER_INCH[unit]
+    return max(1, round(width / per * dpi)), max(1, round(height / per * dpi))
+
+
+def parse_print_size(text: str, dpi: float) -> tuple[int, int]:
+    """'50x33cm' at 300 DPI -> (5906, 3898) pixels; the unit defaults to cm."""
+    m = _PRINT_RE.match(text)
+    if not m:
+        raise InputError(f"--print expects WIDTHxHEIGHT with cm, mm or in (e.g. 50x33cm), got '{text}'.")
+    try:
+        w, h = float(m.group(1)), float(m.group(2))
+    except ValueError:
+        raise InputError(f"--print expects numbers like 50x33cm, got '{text}'.") from None
+    return print_pixels(w, h, m.group(3) or "cm", dpi)
+
+
+# ---------------------------------------------------------------- writing files
+
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+def srgb_profile() -> bytes:
+    """The ICC profile that says 'these numbers are sRGB', so print drivers do not guess."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def file_format(path: str | Path, bit_depth: int = 8) -> str:
+    """The format for ``path`` (from its extension), checked against the bit depth."""
+    suffix = Path(path).suffix.lower()
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        raise InputError(f"Unknown output format '{suffix}': use .png, .jpg, .tif or .webp.")
+    if bit_depth not in (8, 16):
+        raise InputError(f"Bit depth must be 8 or 16, got {bit_depth}.")
+    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        raise InputError(f"{fmt} holds 8 bits per channel; use .png or .tif for a 16-bit export.")
+    return fmt
+
+
+def quantise(image: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
+    """1x3xHxW float in [0, 1] -> HxWx3 uint8/uint16."""
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    top = float(np.iinfo(dtype).max)
+    arr = to_hwc(image.clamp(0, 1))
+    return (arr * top + 0.5).astype(dtype)
+
+
+def _png_chunk(f, kind: bytes, data: bytes) -> None:
+    f.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def _write_png16(path: Path, pixels: np.ndarray, dpi: float | None, icc: bytes | None) -> None:
+    """16-bit RGB PNG, compressed strip by strip (Pillow cannot write 48-bit PNG)."""
+    h, w, _ = pixels.shape
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        _png_chunk(f, b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+        if icc:
+            _png_chunk(f, b"iCCP", b"sRGB\x00\x00" + zlib.compress(icc))
+        if dpi:
+            ppm = round(dpi / 0.0254)
+            _png_chunk(f, b"pHYs", struct.pack(">IIB", ppm, ppm, 1))
+        comp = zlib.compressobj(6)
+        for y in range(0, h, 64):
+            raw = pixels[y:y + 64].astype(">u2").view(np.uint8).reshape(-1, w * 6)
+            filtered = raw.copy()
+            filtered[:, 6:] -= raw[:, :-6]  # PNG 'Sub' filter (bytes wrap mod 256)
+            rows = np.concatenate([np.ones((raw.shape[0], 1), np.uint8), filtered], axis=1)
+            data = comp.compress(rows.tobytes())
+            if data:
+                _png_chunk(f, b"IDAT", data)
+        _png_chunk(f, b"IDAT", comp.flush())
+        _png_chunk(f, b"IEND", b"")
+
+
+def _write_tiff16(path: Path, pixels: np.ndarray, dpi: float | None, icc: bytes | None) -> None:
+    """16-bit RGB TIFF (little-endian, deflate strips, DPI and ICC tags); Pillow cannot write 48-bit TIFF."""
+    h, w, _ = pixels.shape
+    rows_per_strip = max(1, min(h, (1 << 20) // (w * 6)))
+    with open(path, "wb") as f:
+        f.write(b"II*\x00\x00\x00\x00\x00")
+        offsets, counts = [], []
+        for y in range(0, h, rows_per_strip):
+            data = zlib.compress(pixels[y:y + rows_per_strip].astype("<u2").tobytes(), 6)
+            offsets.append(f.tell())
+            counts.append(len(data))
+            f.write(data)
+            if f.tell() % 2:
+                f.write(b"\x00")
+
+        def blob(data: bytes) -> int:
+            pos = f.tell()
+            f.write(data)
+            if f.tell() % 2:
+                f.write(b"\x00")
+            return pos
+
+        res = dpi or 72.0
+        num, den = round(res * 1000), 1000
+        bits_at = blob(struct.pack("<3H", 16, 16, 16))
+        xres_at = blob(struct.pack("<II", num, den))
+        yres_at = blob(struct.pack("<II", num, den))
+        n = len(offsets)
+        off_at = blob(struct.pack(f"<{n}I", *offsets)) if n > 1 else offsets[0]
+        cnt_at = blob(struct.pack(f"<{n}I", *counts)) if n > 1 else counts[0]
+        icc_at = blob(icc) if icc else 0
+        SHORT, LONG, RATIONAL, UNDEFINED = 3, 4, 5, 7
+        entries = [
+            (256, LONG, 1, w), (257, LONG, 1, h), (258, SHORT, 3, bits_at), (259, SHORT, 1, 8),
+            (262, SHORT, 1, 2), (273, LONG, n, off_at), (277, SHORT, 1, 3), (278, LONG, 1, rows_per_strip),
+            (279, LONG, n, cnt_at), (282, RATIONAL, 1, xres_at), (283, RATIONAL, 1, yres_at),
+            (284, SHORT, 1, 1), (296, SHORT, 1, 2),
+        ]
+        if icc:
+            entries.append((34675, UNDEFINED, len(icc), icc_at))
+        ifd_at = f.tell()
+        f.write(struct.pack("<H", len(entries)))
+        for tag, kind, count, value in entries:
+            packed = struct.pack("<HH", value, 0) if (kind == SHORT and count == 1) else struct.pack("<I", value)
+            f.write(struct.pack("<HHI", tag, kind, count) + packed)
+        f.write(struct.pack("<I", 0))
+        f.seek(4)
+        f.write(struct.pack("<I", ifd_at))
+
+
+def write_image(pixels: np.ndarray, path: str | Path, dpi: float | None = None, icc: bool = True,
+                quality: int = 95) -> Path:
+    """Write an HxWx3 uint8/uint16 picture atomically, with DPI and an sRGB profile where the format has room."""
+    bit_depth = 16 if pixels.dtype == np.uint16 else 8
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"Pixels must be uint8 or uint16, got {pixels.dtype}.")
+    fmt = file_format(path, bit_depth)
+    profile = srgb_profile() if icc else None
+    if bit_depth == 16:
+        writer = _write_png16 if fmt == "PNG" else _write_tiff16
+        return atomic_write(path, lambda tmp: writer(tmp, pixels, dpi, profile))
+
+    def save(tmp: Path) -> None:
+        from PIL import Image
+
+        im = Image.fromarray(pixels, "RGB")
+        kwargs: dict = {}
+        if profile:
+            kwargs["icc_profile"] = profile
+        if dpi and fmt != "WEBP":
+            kwargs["dpi"] = (dpi, dpi)
+        if fmt in ("JPEG", "WEBP"):
+            kwargs["quality"] = quality
+        if fmt == "TIFF":
+            kwargs["compression"] = "tiff_deflate"
+        im.save(tmp, format=fmt, **kwargs)
+
+    return atomic_write(path, save)
+
+
+# ---------------------------------------------------------------- options and report
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export; every field has a sensible default, the tile size comes from free memory."""
+
+    dpi: float | None = None
+    bit_depth: Literal[8, 16] = 8
+    icc: bool = True
+    quality: int = 95
+    #: tile side in px (None: chosen from the device's free memory)
+    tile: int | None = None
+    overlap: int = 64
+    #: None: tile only when the size does not fit one pass; True/False forces it
+    tiled: bool | None = None
+    #: optimisation path: long edge of the coarse-to-fine pass (None: what fits)
+    working_size: int | None = None
+    #: optimisation path: optimiser steps per full-size tile
+    refine_steps: int = 10
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: Path
+    width: int
+    height: int
+    #: "single", "tiled-feedforward" or "tiled-refine"
+    method: str
+    tiles: int
+    tile_size: int
+    working_size: int | None
+    seconds: float
+    figures: dict
+
+
+#: peak bytes per pixel of one optimisation step (forward + backward + L-BFGS), per loss net
+REFINE_BYTES_PER_PIXEL = {"vgg16": 6000, "vgg19": 7000, "distilled16x": 1500}
+#: the CPU caps the working size: past this an optimisation pass takes far too long there
+WORKING_CAP = {"cpu": 1024, "cuda": 2048}
+REFINE_MARGIN = 32
+
+
+def _forward(on_event: Callable[[Event], None] | None, event: Event) -> None:
+    if on_event is not None:
+        on_event(event)
+
+
+def _tile_progress(on_event, step: int, total: int, stage: str) -> None:
+    _forward(on_event, Progress(step=step, total=total, stage=stage))
+
+
+def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptions(), ctx: RunContext | None = None,
+           on_event: Callable[[Event], None] | None = None) -> ExportReport:
+    """Render ``job`` at its full output size and write it to ``path``; the one path for every size."""
+    from .runner import check_job, resolve_device
+
+    start = time.perf_counter()
+    fmt_path = Path(path)
+    file_format(fmt_path, options.bit_depth)
+    strategy_cls = check_job(job)
+    if ctx is None:
+        ctx = RunContext(resolve_device(job.device))
+    torch.manual_seed(job.seed)
+    out_h, out_w = job.output_hw
+    tileable = bool(getattr(strategy_cls, "tileable", False)) and hasattr(strategy_cls, "tile_renderer")
+    try:
+        if tileable:
+            renderer = strategy_cls().tile_renderer(job, ctx)
+            tile = _tile_side(ctx.device, renderer.bytes_per_pixel, renderer.margin, options, renderer.multiple)
+            if options.tiled is False or (options.tiled is None and out_h <= tile and out_w <= tile):
+                return _single(job, fmt_path, options, ctx, on_event, start)
+            return _feedforward(job, renderer, tile, fmt_path, options, ctx, on_event, start)
+        working = working_size(job, ctx.device, options)
+        if options.tiled is False or (options.tiled is None and max(out_h, out_w) <= working):
+            return _single(job, fmt_path, options, ctx, on_event, start)
+        return _refine(job, working, fmt_path, options, ctx, on_event, start)
+    except BrushworkError:
+        raise
+    except (RuntimeError, MemoryError) as exc:
+        from .runner import _is_oom
+
+        if _is_oom(exc):
+            raise BrushworkError(
+                f"Out of memory on {ctx.device} while exporting {out_w}x{out_h}: set a smaller tile size "
+                "or working size; nothing was written.") from exc
+        raise
+
+
+def _tile_side(device: torch.device, bytes_per_pixel: int, margin: int, options: ExportOptions,
+               multiple: int = 8) -> int:
+    """The box side of a tile whose context (box + 2 margins) fits the memory budget."""
+    if options.tile is not None:
+        return choose_tile_size(device, bytes_per_pixel, options.tile)
+    ctx_side = choose_tile_size(device, bytes_per_pixel, None, multiple)
+    return max(2 * options.overlap + multiple, (ctx_side - 2 * margin) // multiple * multiple)
+
+
+def working_size(job: StyleJob, device: torch.device, options: ExportOptions = ExportOptions()) -> int:
+    """Long edge of the optimisation pass: the user's choice, else what the memory budget and device allow."""
+    if options.working_size is not None:
+        if options.working_size < 64:
+            raise InputError(f"Working size must be at least 64 px, got {options.working_size}.")
+        return options.working_size
+    net = getattr(job.params, "net", "vgg16")
+    budget = free_memory(device) // 4
+    h, w = job.output_hw
+    aspect = min(h, w) / max(h, w)
+    fits = int(math.sqrt(budget / REFINE_BYTES_PER_PIXEL.get(net, 6000) / aspect))
+    return max(256, min(WORKING_CAP.get(device.type, 1024), fits))
+
+
+def _single(job, path, options, ctx, on_event, start) -> ExportReport:
+    from .runner import run_job
+
+    result = run_job(job, ctx, on_event)
+    h, w = result.image.shape[-2:]
+    write_image(quantise(result.image, options.bit_depth), path, options.dpi, options.icc, options.quality)
+    return ExportReport(Path(path), w, h, "single", 1, max(h, w), None, time.perf_counter() - start,
+                        dict(result.figures))
+
+
+def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) -> ExportReport:
+    dev = ctx.device
+    out_h, out_w = job.output_hw
+    layout = plan_tiles(out_h, out_w, tile, options.overlap, renderer.margin, renderer.multiple)
+    source = TileSource(job.content, (out_h, out_w))
+    n = len(layout.tiles)
+    totals: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for t in layout.tiles:
+            ctx.check()
+            sums = renderer.measure(source.crop(t.context).to(dev), t.interior.within(t.context), t.context)
+            for k, v in sums.items():
+                totals[k] = totals[k] + v if k in totals else v
+            _tile_progress(on_event, t.index + 1, 2 * n, f"measuring tile {t.index + 1}/{n}")
+        out = np.empty((out_h, out_w, 3), np.uint16 if options.bit_depth == 16 else np.uint8)
+        blender = StripBlender(out, min(tile, out_h))
+        for t in layout.tiles:
+            ctx.check()
+            img = renderer.render(source.crop(t.context).to(dev), totals, t.context)
+            b = t.box.within(t.context)
+            blender.add(t, to_hwc(img[..., b.y0:b.y1, b.x0:b.x1]))
+            _tile_progress(on_event, n + t.index + 1, 2 * n, f"rendering tile {t.index + 1}/{n}")
+    ctx.check()
+    write_image(blender.close(), path, options.dpi, options.icc, options.quality)
+    return ExportReport(Path(path), out_w, out_h, "tiled-feedforward", n, tile, None,
+                        time.perf_counter() - start, {})
+
+
+# ---------------------------------------------------------------- optimisation path
+
+
+def _refine_targets(job: StyleJob, net, working: torch.Tensor, style_layers: Sequence[str], dev) -> list:
+    """Global style terms at working scale: the style images' Grams, or (regions, text) the working result's own.
+
+    For regions each term carries its region's weight map at working size; tiles crop it.
+    """
+    from .losses import gram
+    from .optimise import StyleTerm, downsample_mask
+    from .styletargets import blended_targets
+
+    p = job.params
+    hw = tuple(working.shape[-2:])
+    styles = job.image_styles()
+    if styles and not job.regions and len(styles) == len(job.styles):
+        from .images import resize
+
+        content = resize(job.content, hw).to(dev)
+        grams = blended_targets(net, styles, style_layers, hw, getattr(p, "style_scale", 1.0),
+                                getattr(p, "colour", "none"), content, dev)
+        return [StyleTerm(grams)]
+    with torch.no_grad():
+        feats = net(working.to(dev), style_layers)
+    if not job.regions:
+        return [StyleTerm({l: gram(feats[l]) for l in style_layers})]
+    from .regions import region_masks
+
+    rm = region_masks(job, hw)
+    maps = list(rm.weights) + [rm.gap]
+    terms = []
+    for m in maps:
+        if float(m.sum()) < 1.0:
+            continue
+        grams = {l: gram(feats[l], downsample_mask(m.to(dev), tuple(feats[l].shape[-2:]))) for l in style_layers}
+        terms.append(StyleTerm(grams, mask=m, weight=float(m.mean())))
+    return terms
+
+
+def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) -> ExportReport:
+    from . import features
+    from .colour import preserve
+    from .optimise import StyleObjective, StyleTerm, layers_for, optimise
+    from .runner import run_job
+
+    dev = ctx.device
+    out_h, out_w = job.output_hw
+    p = job.params
+
+    def on_working(e: Event) -> None:
+        if isinstance(e, Progress):
+            _forward(on_event, Progress(e.step, e.total, f"working size {working} px: {e.stage}".rstrip(": "),
+                                        e.preview, e.losses))
+
+    result = run_job(job.with_(size=working), ctx, on_working)
+    work_img = result.image.detach().float().cpu()
+    net_name = getattr(p, "net", "vgg16")
+    net = features.get(net_name, dev)
+    style_layers, content_layer = layers_for(net_name, getattr(p, "layers", "classic"))
+    terms = _refine_targets(job, net, work_img, style_layers, dev)
+    tile = _tile_side(dev, REFINE_BYTES_PER_PIXEL.get(net_name, 6000), REFINE_MARGIN, options, 8)
+    layout = plan_tiles(out_h, out_w, tile, options.overlap, REFINE_MARGIN, 1)
+    upsampled = TileSource(work_img, (out_h, out_w))
+    photo = TileSource(job.content, (out_h, out_w)) if getattr(p, "colour", "none") == "luminance" else None
+    masks = [TileSource(t.mask[None, None].float(), (out_h, out_w)) if t.mask is not None else None for t in terms]
+    out = np.empty((out_h, out_w, 3), np.uint16 if options.bit_depth == 16 else np.uint8)
+    blender = StripBlender(out, min(tile, out_h))
+    n = len(layout.tiles)
+    steps = options.refine_steps
+    optimizer = getattr(p, "optimizer", "lbfgs")
+    for t in layout.tiles:
+        ctx.check()
+        x0 = upsampled.crop(t.context).to(dev)
+        tile_terms = [StyleTerm(term.grams, None if m is None else m.crop(t.context)[0, 0].to(dev), term.weight)
+                      for term, m in zip(terms, masks)]
+        tile_terms = [tt for tt in tile_terms if tt.mask is None or float(tt.mask.sum()) > 0.5] or tile_terms[:1]
+        objective = StyleObjective(net, x0, tile_terms, style_layers, content_layer,
+                                   getattr(p, "content_weight", 1.0), getattr(p, "style_weight", 20.0),
+                                   getattr(p, "tv_weight", 2.0))
+        x = x0
+        if steps > 0:
+            run = optimise(x0, objective, _Quiet(ctx), steps, optimizer, getattr(p, "lr", 0.02))
+            try:
+                while True:
+                    next(run)
+            except StopIteration as stop:
+                x = stop.value
+        if photo is not None:
+            x = preserve("luminance", x, photo.crop(t.context).to(dev))
+        b = t.box.within(t.context)
+        blender.add(t, to_hwc(x[..., b.y0:b.y1, b.x0:b.x1]))
+        _tile_progress(on_event, t.index + 1, n, f"refining tile {t.index + 1}/{n}")
+    ctx.check()
+    write_image(blender.close(), path, options.dpi, options.icc, options.quality)
+    return ExportReport(Path(path), out_w, out_h, "tiled-refine", n, tile, working,
+                        time.perf_counter() - start, dict(result.figures))
+
+
+class _Quiet(RunContext):
+    """The export's context without previews: a tile's optimiser steps must not send full images."""
+
+    def __init__(self, outer: RunContext) -> None:
+        super().__init__(outer.device, outer.cancel_event, preview_every=1 << 30)
+
+    def wants_preview(self, step: int, total: int) -> bool:
+        return False
+
+
+__all__ = [
+    "print_pixels", "parse_print_size", "srgb_profile", "file_format", "quantise", "write_image",
+    "ExportOptions", "ExportReport", "export", "working_size",
+]

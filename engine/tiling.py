@@ -1,0 +1,309 @@
+"""Tiles for rendering pictures larger than one pass fits: layout, feathering, blending, sources.
+
+A tile is a box of the output plus a context margin around it. A renderer sees the context
+(so its convolutions near the box edge see real pixels, not padding) and hands back the box;
+neighbouring boxes overlap and are cross-faded with weights that sum to one, so no single
+pixel row marks where one tile ended. Floats are held only for the band of rows that later
+tiles can still change; finished rows are quantised into the (8- or 16-bit) output at once,
+which is what keeps memory flat as the print size grows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Box:
+    """Rows y0..y1 and columns x0..x1 (ends exclusive) of an image."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    def within(self, outer: "Box") -> "Box":
+        """This box in the coordinates of ``outer`` (which contains it)."""
+        return Box(self.y0 - outer.y0, self.y1 - outer.y0, self.x0 - outer.x0, self.x1 - outer.x0)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: ``box`` is what it contributes to the output, ``context`` what its renderer sees."""
+
+    index: int
+    row: int
+    col: int
+    box: Box
+    context: Box
+    #: overlap with the previous/next tile on each side (0 at the picture's edge), for feathering
+    ramp_top: int
+    ramp_bottom: int
+    ramp_left: int
+    ramp_right: int
+
+    @property
+    def interior(self) -> Box:
+        """The part of ``box`` no other tile covers (where global statistics are gathered once)."""
+        return Box(self.box.y0 + self.ramp_top // 2, self.box.y1 - (self.ramp_bottom - self.ramp_bottom // 2),
+                   self.box.x0 + self.ramp_left // 2, self.box.x1 - (self.ramp_right - self.ramp_right // 2))
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Every tile of an ``height`` x ``width`` picture, in raster order (row by row)."""
+
+    height: int
+    width: int
+    tile: int
+    overlap: int
+    margin: int
+    tiles: tuple[Tile, ...]
+
+    @property
+    def rows(self) -> int:
+        return self.tiles[-1].row + 1
+
+    @property
+    def cols(self) -> int:
+        return self.tiles[-1].col + 1
+
+    def seam_positions(self) -> tuple[list[int], list[int]]:
+        """Centres of the overlaps (rows, columns): where a seam would show if blending failed."""
+        ys = sorted({t.box.y0 + t.ramp_top // 2 for t in self.tiles if t.ramp_top})
+        xs = sorted({t.box.x0 + t.ramp_left // 2 for t in self.tiles if t.ramp_left})
+        return ys, xs
+
+
+def _starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Evenly spread starts of tiles of ``tile`` px covering ``length`` with at least ``overlap``."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    n = math.ceil((length - overlap) / stride)
+    span = length - tile
+    starts = [min(span, (round(i * span / (n - 1)) // multiple) * multiple) for i in range(n)]
+    starts[-1] = span
+    return starts
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int = 64, margin: int = 32,
+               multiple: int = 1) -> TileLayout:
+    """Lay tiles of at most ``tile`` px over the picture, overlapping by >= ``overlap`` px.
+
+    ``margin`` px of context surround each tile (clipped at the picture's edge); tile starts and
+    context boxes are aligned to ``multiple`` so every tile shares the whole picture's pooling grid.
+    """
+    if tile <= 2 * overlap:
+        raise InputError(f"Tile size {tile} px must exceed twice the overlap ({overlap} px).")
+    if height < 1 or width < 1:
+        raise InputError(f"Cannot tile an empty picture ({width}x{height}).")
+    ys = _starts(height, tile, overlap, multiple)
+    xs = _starts(width, tile, overlap, multiple)
+    th, tw = min(tile, height), min(tile, width)
+    tiles = []
+    for r, y in enumerate(ys):
+        for c, x in enumerate(xs):
+            box = Box(y, y + th, x, x + tw)
+            ctx = Box(max(0, (y - margin) // multiple * multiple), min(height, y + th + margin),
+                      max(0, (x - margin) // multiple * multiple), min(width, x + tw + margin))
+            tiles.append(Tile(
+                index=len(tiles), row=r, col=c, box=box, context=ctx,
+                ramp_top=(ys[r - 1] + th - y) if r else 0,
+                ramp_bottom=(y + th - ys[r + 1]) if r + 1 < len(ys) else 0,
+                ramp_left=(xs[c - 1] + tw - x) if c else 0,
+                ramp_right=(x + tw - xs[c + 1]) if c + 1 < len(xs) else 0,
+            ))
+    return TileLayout(height, width, tile, overlap, margin, tuple(tiles))
+
+
+def _ramp(n: int, up: int, down: int) -> np.ndarray:
+    """1-D weights: rising over the first ``up`` px, falling over the last ``down``, 1 between."""
+    w = np.ones(n, np.float32)
+    if up:
+        w[:up] = np.minimum(w[:up], (np.arange(up, dtype=np.float32) + 0.5) / up)
+    if down:
+        w[n - down:] = np.minimum(w[n - down:], (down - np.arange(down, dtype=np.float32) - 0.5) / down)
+    return w
+
+
+def feather_weights(tile: Tile) -> np.ndarray:
+    """HxW blending weights of a tile's box: linear cross-fades across each overlap."""
+    wy = _ramp(tile.box.h, tile.ramp_top, tile.ramp_bottom)
+    wx = _ramp(tile.box.w, tile.ramp_left, tile.ramp_right)
+    return wy[:, None] * wx[None, :]
+
+
+class StripBlender:
+    """Feather-blends tiles (added in raster order) into a uint8/uint16 HxWx3 buffer.
+
+    Only ``band`` rows of float accumulators exist at a time: rows above the current tile row's
+    top can no longer change, so they are normalised, quantised and written out.
+    """
+
+    def __init__(self, out: np.ndarray, band: int) -> None:
+        if out.dtype not in (np.uint8, np.uint16) or out.ndim != 3 or out.shape[2] != 3:
+            raise InputError(f"The output buffer must be HxWx3 uint8 or uint16, got {out.shape} {out.dtype}.")
+        self.out = out
+        self.scale = float(np.iinfo(out.dtype).max)
+        self.band = band
+        self.top = 0
+        self.acc = np.zeros((band, out.shape[1], 3), np.float32)
+        self.wsum = np.zeros((band, out.shape[1]), np.float32)
+
+    def flush_above(self, y: int) -> None:
+        """Rows above ``y`` are final: write them out and slide the band down."""
+        k = min(y, self.out.shape[0]) - self.top
+        if k <= 0:
+            return
+        acc, wsum = self.acc[:k], self.wsum[:k]
+        rows = acc / np.maximum(wsum, 1e-12)[..., None]
+        np.clip(rows * self.scale + 0.5, 0, self.scale, out=rows)
+        self.out[self.top:self.top + k] = rows.astype(self.out.dtype)
+        self.acc[: self.band - k] = self.acc[k:].copy()
+        self.wsum[: self.band - k] = self.wsum[k:].copy()
+        self.acc[self.band - k:] = 0
+        self.wsum[self.band - k:] = 0
+        self.top += k
+
+    def add(self, tile: Tile, pixels: np.ndarray) -> None:
+        """Add a tile's box pixels (HxWx3 float in [0, 1]) with its feather weights."""
+        b = tile.box
+        if pixels.shape != (b.h, b.w, 3):
+            raise ValueError(f"tile {tile.index}: expected {(b.h, b.w, 3)} pixels, got {pixels.shape}")
+        self.flush_above(b.y0)
+        if b.y1 - self.top > self.band:
+            raise ValueError(f"tile {tile.index} reaches past the blending band; add tiles in raster order")
+        w = feather_weights(tile)
+        r0, r1 = b.y0 - self.top, b.y1 - self.top
+        self.acc[r0:r1, b.x0:b.x1] += pixels * w[..., None]
+        self.wsum[r0:r1, b.x0:b.x1] += w
+
+    def close(self) -> np.ndarray:
+        self.flush_above(self.out.shape[0])
+        return self.out
+
+
+class TileSource:
+    """Pixels of a small image as if resized to ``out_hw``, produced one box at a time.
+
+    Every box is sampled with the same coordinate mapping as a whole-image bicubic resize, so
+    neighbouring tiles agree exactly, and the full-size float image never exists.
+    """
+
+    def __init__(self, image: torch.Tensor, out_hw: tuple[int, int]) -> None:
+        h, w = image.shape[-2:]
+        self.out_hw = out_hw
+        if out_hw[0] <= h and out_hw[1] <= w:
+            # Shrinking: one antialiased resize, no larger than the source we already hold.
+            from .images import resize
+
+            self.image, self.direct = resize(image, out_hw), True
+        else:
+            self.image, self.direct = image, False
+
+    def crop(self, box: Box) -> torch.Tensor:
+        if self.direct:
+            return self.image[..., box.y0:box.y1, box.x0:box.x1]
+        src = self.image
+        hs, ws = src.shape[-2:]
+        ho, wo = self.out_hw
+        sy, sx = hs / ho, ws / wo
+        # Source rows this box reads (bicubic reaches 2 px each side), then sample them exactly.
+        r0 = max(0, math.floor((box.y0 + 0.5) * sy - 0.5) - 2)
+        r1 = min(hs, math.ceil((box.y1 - 0.5) * sy - 0.5) + 3)
+        c0 = max(0, math.floor((box.x0 + 0.5) * sx - 0.5) - 2)
+        c1 = min(ws, math.ceil((box.x1 - 0.5) * sx - 0.5) + 3)
+        patch = src[..., r0:r1, c0:c1]
+        ys = (torch.arange(box.y0, box.y1, dtype=torch.float64) + 0.5) * sy - 0.5
+        xs = (torch.arange(box.x0, box.x1, dtype=torch.float64) + 0.5) * sx - 0.5
+        # grid_sample's border padding equals replicate-at-edge, as F.interpolate does.
+        gy = ((ys - r0 + 0.5) / (r1 - r0) * 2 - 1).float()
+        gx = ((xs - c0 + 0.5) / (c1 - c0) * 2 - 1).float()
+        grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1)[None].to(patch)
+        out = F.grid_sample(patch, grid, mode="bicubic", padding_mode="border", align_corners=False)
+        return out.clamp(0, 1)
+
+
+class TileRenderer(Protocol):
+    """What a tileable (feed-forward) strategy hands the exporter.
+
+    ``measure`` runs over every tile first and its sums are added up over the picture (global
+    statistics, e.g. AdaIN's content mean/std); ``render`` then gets those totals with each tile.
+    """
+
+    #: context pixels a tile needs on each side so its box matches a whole-picture pass
+    margin: int
+    #: tile starts/sizes align to this (the net's downsampling factor)
+    multiple: int
+    #: rough peak bytes per context pixel, to size tiles from the free memory
+    bytes_per_pixel: int
+
+    def measure(self, pixels: torch.Tensor, interior: Box, context: Box) -> dict[str, torch.Tensor]:
+        """Sums over ``interior`` (in ``pixels``' coordinates) of a tile whose context box is ``context``."""
+        ...
+
+    def render(self, pixels: torch.Tensor, totals: dict[str, torch.Tensor], context: Box) -> torch.Tensor:
+        """The stylised context (1x3xHxW, same size as ``pixels``); the exporter keeps the box."""
+        ...
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes the device can still give us (the GPU's free memory; on the CPU, MemAvailable)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+#: at most this much memory goes to one tile's working set, so peak RSS does not grow with the machine
+TILE_BUDGET_CAP = {"cpu": 1 << 30, "cuda": 8 << 30}
+
+
+def choose_tile_size(device: torch.device, bytes_per_pixel: int, override: int | None = None,
+                     multiple: int = 8, lo: int = 256, hi: int = 4096) -> int:
+    """Tile side in px: what a quarter of the free memory (capped) holds, or the user's choice."""
+    if override is not None:
+        if override < 64:
+            raise InputError(f"Tile size must be at least 64 px, got {override}.")
+        return override
+    budget = min(free_memory(device) // 4, TILE_BUDGET_CAP.get(device.type, 1 << 30))
+    side = int(math.sqrt(max(budget, 1) / max(bytes_per_pixel, 1)))
+    return max(lo, min(hi, side // multiple * multiple))
+
+
+def to_hwc(t: torch.Tensor) -> np.ndarray:
+    """1x3xHxW tensor -> HxWx3 float32 numpy (CPU)."""
+    return t[0].detach().float().permute(1, 2, 0).cpu().numpy()
+
+
+__all__: Sequence[str] = (
+    "Box", "Tile", "TileLayout", "plan_tiles", "feather_weights", "StripBlender", "TileSource",
+    "TileRenderer", "free_memory", "choose_tile_size", "to_hwc",
+)
