@@ -91,6 +91,12 @@ class AdaINStrategy(Strategy):
     #: the style cache (a class attribute so tests and the editor can inspect hits)
     cache: StyleFeatureCache = style_cache
 
+    def tile_renderer(self, job: StyleJob, ctx: RunContext):
+        """Hooks for print-size export (engine.export): global content statistics, then tiles."""
+        from .tiled import AdaINTiles
+
+        return AdaINTiles(self, job, ctx)
+
     def style_stats(self, source: StyleSource, encoder: nn.Module, p: AdaINParams, out_hw: tuple[int, int],
                     content: torch.Tensor, device: torch.device) -> StyleStats:
         if source.image is None:
