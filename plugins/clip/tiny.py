@@ -1,0 +1,47 @@
+"""A tiny random CLIP, for tests and benches on machines that cannot get real CLIP weights.
+
+It is written as an open_clip ``local-dir:`` folder (``open_clip_config.json`` plus a
+safetensors checkpoint), so loading it goes through exactly the code path a real downloaded
+model takes: open_clip's config parsing, checkpoint loading, tokenizer and normalisation.
+Its random weights make the losses meaningful only as functions to minimise, not as taste.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+#: ViT-B-32's layout, shrunk: 2 layers per tower, narrow, 64 px input with 16 px patches
+TINY_CONFIG: dict = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+#: ViT-B-32's own config, with random weights: sizes the real cost without the real file
+VIT_B_32 = "ViT-B-32"
+
+CHECKPOINT_NAME = "open_clip_model.safetensors"
+
+
+def write_config(folder: str | Path, config: dict | None = None) -> Path:
+    """Write an open_clip config folder (no weights yet); returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config or TINY_CONFIG, "preprocess_cfg": {}}))
+    return folder
+
+
+def write_tiny_model(folder: str | Path, seed: int = 0, config: dict | None = None) -> str:
+    """Write a random tiny CLIP into ``folder``; returns the model name to use (``local-dir:...``)."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    folder = write_config(folder, config)
+    torch.manual_seed(seed)
+    net = open_clip.create_model(f"local-dir:{folder}", load_weights=False)
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    save_file(state, str(folder / CHECKPOINT_NAME))
+    return f"local-dir:{folder}"
