@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -43,17 +42,11 @@ def cmd_strategies(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- render
-_PRINT_RE = re.compile(r"^\s*([\d.]+)\s*x\s*([\d.]+)\s*(cm|mm|in|inch)?\s*$")
-
-
 def parse_print_size(text: str, dpi: float) -> tuple[int, int]:
     """'50x33cm' at 300 DPI -> (width_px, height_px)."""
-    m = _PRINT_RE.match(text)
-    if not m:
-        raise InputError(f"--print expects WIDTHxHEIGHT with cm, mm or in (e.g. 50x33cm), got '{text}'.")
-    w, h, unit = float(m.group(1)), float(m.group(2)), (m.group(3) or "cm")
-    per_inch = {"cm": 2.54, "mm": 25.4, "in": 1.0, "inch": 1.0}[unit]
-    return round(w / per_inch * dpi), round(h / per_inch * dpi)
+    from .export import parse_print_size as parse
+
+    return parse(text, dpi)
 
 
 def _parse_weights(text: str | None, n: int) -> list[float]:
@@ -101,8 +94,9 @@ def build_job(args: argparse.Namespace):
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .images import save_image, tensor_to_pil
-    from .runner import check_job, resolve_device, run_job
+    from .export import ExportOptions, export
+    from .images import tensor_to_pil
+    from .runner import check_job, resolve_device
     from .strategy import Progress, RunContext
 
     out = Path(args.output)
@@ -128,13 +122,16 @@ def cmd_render(args: argparse.Namespace) -> int:
             if preview_dir and e.preview is not None:
                 tensor_to_pil(e.preview).save(preview_dir / f"preview_{e.step:05d}.png")
 
+    # Every size goes through the export path: one pass when it fits, tiles when it does not.
+    options = ExportOptions(dpi=args.dpi or (300.0 if args.print_size else None), bit_depth=args.bit_depth,
+                            tile=args.tile, working_size=args.working_size)
     try:
-        result = run_job(job, ctx, on_event)
+        report = export(job, out, options, ctx, on_event)
     finally:
         bar.close()
-    save_image(result.image, out, dpi=args.dpi)
-    figs = ", ".join(f"{k} {v:.3f}" for k, v in result.figures.items())
-    print(f"wrote {out} ({result.image.shape[-1]}x{result.image.shape[-2]}) in {result.seconds:.1f} s; {figs}")
+    figs = ", ".join(f"{k} {v:.3f}" for k, v in report.figures.items())
+    how = "" if report.method == "single" else f" [{report.method}: {report.tiles} tiles of {report.tile_size} px]"
+    print(f"wrote {out} ({report.width}x{report.height}){how} in {report.seconds:.1f} s; {figs}")
     return 0
 
 
@@ -219,6 +216,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="long edge of the output in pixels (default: the content's)")
     p.add_argument("--print", dest="print_size", help="print size, e.g. 50x33cm or 20x13in (with --dpi)")
     p.add_argument("--dpi", type=float, help="DPI written into the file (and used by --print; default 300)")
+    p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8, help="16 for 16-bit PNG/TIFF")
+    p.add_argument("--tile", type=int, help="tile size in px for large renders (default: from free memory)")
+    p.add_argument("--working-size", type=int,
+                   help="optimisation strategies past what fits: long edge of the pass before tiled refinement")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="strategy parameter (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
