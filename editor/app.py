@@ -1,17 +1,65 @@
-"""Entry point of the editor (the full window comes with the editor issue)."""
+"""Entry point of the editor: ``brushwork-editor [--sample | PROJECT.brushwork | IMAGE]``."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="brushwork-editor", description="Brushwork: restyle photos with neural style transfer.")
+    ap.add_argument("path", nargs="?", help="a .brushwork project or a content image to open")
+    ap.add_argument("--sample", action="store_true", help="open the bundled sample (a city, four paintings, a sky region)")
+    ap.add_argument("--no-recovery", action="store_true", help="do not offer to restore an autosaved session")
+    return ap.parse_args(argv)
+
+
+def offer_recovery(window) -> None:
+    """After a crash the recovery file is still there: offer to restore it."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.errors import BrushworkError
+
+    from .recovery import pending_recovery, read_recovery
+
+    path = pending_recovery()
+    if path is None:
+        return
+    answer = QMessageBox.question(window, "Recover unsaved work?",
+                                  "Brushwork did not close normally last time. Restore the autosaved session?",
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    if answer == QMessageBox.StandardButton.Yes:
+        try:
+            window.load(read_recovery(path))
+            window._changed()
+            return
+        except BrushworkError as exc:
+            window.alert("Recovery failed", str(exc), "The recovery file was damaged; it has been removed.")
+    path.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
-    label = QLabel("Brushwork")
-    label.resize(480, 320)
-    label.show()
+    from .mainwindow import MainWindow
+    from .sample import load_sample
+    from .theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Brushwork")
+    app.setOrganizationName("Brushwork")
+    apply_theme(app)
+    window = MainWindow()
+    if not args.no_recovery:
+        offer_recovery(window)
+    if args.sample:
+        window.load(load_sample())
+    elif args.path:
+        p = Path(args.path)
+        window.open_project(p) if p.suffix == ".brushwork" else window.open_image(p)
+    window.show()
     return app.exec()
 
 

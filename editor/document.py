@@ -1,0 +1,231 @@
+"""The open document: content, style library, painted regions, job settings, kept results.
+
+Panels and the canvas observe it through signals and change it through undo commands
+(:mod:`editor.undo`), so every edit can be undone and the "unsaved changes" state is simply
+whether the undo stack is clean. It converts to and from the Qt-free
+:class:`engine.project.Project` for saving, and to a :class:`engine.job.StyleJob` for running.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor, QImage, QUndoStack
+
+from engine.errors import InputError
+from engine.job import Region, StyleJob, StyleSource
+from engine.project import KeptResult, Project, ProjectRegion, ProjectStyle
+
+from .conversions import empty_mask, mask_to_array, mask_to_tensor, qimage_to_tensor, tensor_to_mask, tensor_to_qimage
+
+#: colours given to new regions in turn (distinct on photos, readable as overlays)
+REGION_COLOURS = ("#e0503c", "#3c8ce0", "#46c35a", "#e0b43c", "#b45ae0", "#3cc8c8", "#e05aa0")
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class StyleItem:
+    """A style in the library (mutable: the editor's own state, never crosses threads)."""
+
+    name: str
+    image: torch.Tensor | None = None
+    text: str | None = None
+    weight: float = 1.0
+    active: bool = True
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def source(self) -> StyleSource:
+        return StyleSource(image=self.image, text=self.text, weight=self.weight, name=self.name)
+
+
+@dataclass(eq=False)
+class RegionLayer:
+    """A painted region: an Alpha8 mask the size of the content, plus its style settings."""
+
+    name: str
+    mask: QImage
+    colour: QColor
+    style: str = ""
+    strength: float = 1.0
+    feather: float = 0.0
+    visible: bool = True
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def is_empty(self) -> bool:
+        return not mask_to_array(self.mask).any()
+
+
+@dataclass(frozen=True, eq=False)
+class ResultEntry:
+    """A finished render shown or kept by the editor."""
+
+    name: str
+    image: torch.Tensor
+    strategy: str
+    params: Mapping[str, Any]
+    figures: Mapping[str, float]
+    seconds: float
+
+
+class Document(QObject):
+    contentChanged = Signal()
+    stylesChanged = Signal()
+    regionsChanged = Signal()
+    #: a region's mask changed (the region object)
+    maskChanged = Signal(object)
+    #: a region's settings (name, colour, style, visibility...) changed
+    regionChanged = Signal(object)
+    resultChanged = Signal()
+    keptChanged = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.content: QImage | None = None
+        self.content_name = ""
+        self._content_tensor: torch.Tensor | None = None
+        self.styles: list[StyleItem] = []
+        self.regions: list[RegionLayer] = []
+        self.strategy = "gatys"
+        self.params: dict[str, dict[str, Any]] = {}
+        self.size: int | None = 512
+        self.seed = 0
+        self.gaps = "content"
+        #: the result on the canvas (latest render or one picked in Compare)
+        self.result: ResultEntry | None = None
+        self.kept: list[ResultEntry] = []
+
+    # ------------------------------------------------------------ content
+    def set_content(self, image: torch.Tensor, name: str = "") -> None:
+        """New content: regions are cleared (their masks belonged to the old picture)."""
+        self._content_tensor = image
+        self.content = tensor_to_qimage(image)
+        self.content_name = name
+        self.regions = []
+        self.result = None
+        self.undo_stack.clear()
+        self.contentChanged.emit()
+        self.regionsChanged.emit()
+        self.resultChanged.emit()
+
+    def content_tensor(self) -> torch.Tensor | None:
+        return self._content_tensor
+
+    # ------------------------------------------------------------ styles
+    def style_named(self, name: str) -> StyleItem | None:
+        return next((s for s in self.styles if s.name == name), None)
+
+    def unique_style_name(self, base: str) -> str:
+        name, n = base or "style", 2
+        while self.style_named(name) is not None:
+            name, n = f"{base} {n}", n + 1
+        return name
+
+    def add_style(self, item: StyleItem) -> StyleItem:
+        item.name = self.unique_style_name(item.name)
+        self.styles.append(item)
+        self.stylesChanged.emit()
+        return item
+
+    def remove_style(self, item: StyleItem) -> None:
+        self.styles.remove(item)
+        for r in self.regions:
+            if r.style == item.name:
+                r.style = ""
+                self.regionChanged.emit(r)
+        self.stylesChanged.emit()
+
+    # ------------------------------------------------------------ regions
+    def new_region(self, name: str | None = None, mask: QImage | None = None) -> RegionLayer:
+        if self.content is None:
+            raise InputError("Open a content image before adding regions.")
+        colour = QColor(REGION_COLOURS[len(self.regions) % len(REGION_COLOURS)])
+        return RegionLayer(name or f"Region {len(self.regions) + 1}",
+                           mask if mask is not None else empty_mask(self.content.width(), self.content.height()), colour)
+
+    def insert_region(self, region: RegionLayer, index: int | None = None) -> None:
+        self.regions.insert(len(self.regions) if index is None else index, region)
+        self.regionsChanged.emit()
+
+    def take_region(self, region: RegionLayer) -> int:
+        index = self.regions.index(region)
+        self.regions.pop(index)
+        self.regionsChanged.emit()
+        return index
+
+    def set_mask(self, region: RegionLayer, mask: QImage) -> None:
+        region.mask = mask
+        self.maskChanged.emit(region)
+
+    def set_region_attr(self, region: RegionLayer, attr: str, value: Any) -> None:
+        setattr(region, attr, value)
+        self.regionChanged.emit(region)
+
+    # ------------------------------------------------------------ results
+    def set_result(self, entry: ResultEntry | None) -> None:
+        self.result = entry
+        self.resultChanged.emit()
+
+    def keep(self, entry: ResultEntry) -> None:
+        self.kept.append(entry)
+        self.keptChanged.emit()
+
+    # ------------------------------------------------------------ jobs
+    def build_job(self, strategy: str, params: Any, honours_regions: bool, device: str = "auto",
+                  size: int | None = -1) -> StyleJob:
+        """The job for the current document; a clear InputError when something is missing."""
+        content = self.content_tensor()
+        if content is None:
+            raise InputError("Open a content image first (File > Open, or drop a picture on the canvas).")
+        styles = tuple(s.source() for s in self.styles if s.active)
+        regions: list[Region] = []
+        if honours_regions:
+            for r in self.regions:
+                if not r.style or r.is_empty():
+                    continue
+                item = self.style_named(r.style)
+                if item is None:
+                    raise InputError(f"Region '{r.name}' uses the style '{r.style}', which is no longer in the library.")
+                regions.append(Region(mask=mask_to_tensor(r.mask), style=item.source(), strength=r.strength,
+                                      feather=r.feather, name=r.name))
+        if not styles and not regions:
+            hint = " Assign a style to a region, or" if honours_regions and self.regions else ""
+            raise InputError(f"There is no style to apply.{hint} Tick a style in the Styles panel (or add one).")
+        return StyleJob(content=content, strategy=strategy, params=params, styles=styles, regions=tuple(regions),
+                        size=self.size if size == -1 else size, gaps=self.gaps if styles else "content",  # type: ignore[arg-type]
+                        seed=self.seed, device=device)
+
+    # ------------------------------------------------------------ projects
+    def to_project(self) -> Project:
+        return Project(
+            content=self.content_tensor(), content_name=self.content_name,
+            styles=tuple(ProjectStyle(s.name, image=s.image, text=s.text, weight=s.weight, active=s.active) for s in self.styles),
+            regions=tuple(ProjectRegion(r.name, mask_to_tensor(r.mask), colour=r.colour.name(), style=r.style,
+                                        strength=r.strength, feather=r.feather, visible=r.visible) for r in self.regions),
+            strategy=self.strategy, params={k: dict(v) for k, v in self.params.items()},
+            results=tuple(KeptResult(k.name, k.image, k.strategy, dict(k.params), dict(k.figures), k.seconds) for k in self.kept),
+            size=self.size, seed=self.seed, gaps=self.gaps)
+
+    def load_project(self, project: Project) -> None:
+        self.undo_stack.clear()
+        self._content_tensor = project.content
+        self.content = tensor_to_qimage(project.content) if project.content is not None else None
+        self.content_name = project.content_name
+        self.styles = [StyleItem(s.name, image=s.image, text=s.text, weight=s.weight, active=s.active) for s in project.styles]
+        self.regions = [RegionLayer(r.name, tensor_to_mask(r.mask), QColor(r.colour), style=r.style, strength=r.strength,
+                                    feather=r.feather, visible=r.visible) for r in project.regions]
+        self.strategy = project.strategy
+        self.params = {k: dict(v) for k, v in project.params.items()}
+        self.size, self.seed, self.gaps = project.size, project.seed, project.gaps
+        self.kept = [ResultEntry(k.name, k.image, k.strategy, dict(k.params), dict(k.figures), k.seconds) for k in project.results]
+        self.result = self.kept[-1] if self.kept else None
+        self.contentChanged.emit()
+        self.stylesChanged.emit()
+        self.regionsChanged.emit()
+        self.resultChanged.emit()
+        self.keptChanged.emit()

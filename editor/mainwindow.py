@@ -1,0 +1,612 @@
+"""The main window: canvas in the centre, docks around it, menus, tool options, status bar.
+
+It wires the panels to the document and the job queue; it holds no image logic itself.
+Errors never end the session: they are shown (non-modally) with a suggested fix.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
+                               QToolBar, QWidget)
+
+from engine.errors import BrushworkError, InputError
+from engine.images import load_image
+from engine.project import SUFFIX, Project, load_project, save_project
+from engine.registry import segmenters, strategies
+
+from .brush import BrushSettings
+from .canvas import Canvas, Tool
+from .compare import CompareSetup, CompareWindow, Variant
+from .conversions import mask_to_tensor, tensor_to_mask
+from .document import Document, ResultEntry
+from .export_dialog import ExportDialog, ExportRunner, ExportSettings
+from .job_panel import JobPanel, caption
+from .jobs import JobQueue, ProgressInfo, explain
+from .recovery import Autosave
+from .regions_panel import RegionsPanel
+from .strategy_panel import StrategyPanel
+from .styles_panel import IMAGE_FILTER, StylesPanel
+from .undo import AddRegion, MaskEdit
+
+PROJECT_FILTER = f"Brushwork projects (*{SUFFIX})"
+
+
+def device_label() -> str:
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def memory_label() -> str:
+    parts = []
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        parts.append(f"RAM {rss / 2**30:.2f} GB")
+    except (OSError, ValueError, AttributeError):
+        pass
+    if torch.cuda.is_available():
+        parts.append(f"VRAM {torch.cuda.memory_allocated() / 2**30:.2f} GB")
+    return " · ".join(parts)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, autosave_s: float = 60.0) -> None:
+        super().__init__()
+        self.setWindowTitle("Brushwork")
+        self.resize(1500, 920)
+        self.doc = Document(self)
+        self.project_path: Path | None = None
+        self._extra_changes = False
+        #: job id -> what it is for: ("canvas", label, strategy, values) or ("compare", cell, ...)
+        self._jobs: dict[int, dict[str, Any]] = {}
+        self.last_alert: QMessageBox | None = None
+        self.last_export: Path | None = None
+        self.compare_window: CompareWindow | None = None
+
+        self.canvas = Canvas(self.doc)
+        self.setCentralWidget(self.canvas)
+        self.queue = JobQueue(parent=self)
+        self.exporter = ExportRunner(self)
+
+        self.styles_panel = StylesPanel(self.doc)
+        self.regions_panel = RegionsPanel(self.doc)
+        self.strategy_panel = StrategyPanel(self.doc)
+        self.job_panel = JobPanel(self.doc)
+        self.styles_dock = self._dock("Styles", self.styles_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.regions_dock = self._dock("Regions", self.regions_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.strategy_dock = self._dock("Strategy", self.strategy_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.job_dock = self._dock("Job", self.job_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.styles_dock, self.strategy_dock], [300, 340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.styles_dock, self.regions_dock], [380, 420], Qt.Orientation.Vertical)
+        self.resizeDocks([self.strategy_dock, self.job_dock], [560, 300], Qt.Orientation.Vertical)
+
+        self._build_actions()
+        self._build_tool_options()
+        self._build_status()
+        self._connect()
+        self.autosave = Autosave(self.doc, autosave_s, self)
+        self._update_title()
+
+    # ================================================================ layout
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, menu, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(f"{text} ({a.shortcut().toString()})" if shortcut else text)
+        a.setCheckable(checkable)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "Open image…", self._ask_open_image, QKeySequence.StandardKey.Open, "Open a content photo")
+        self._action(f, "Open project…", self._ask_open_project, "Ctrl+Shift+O")
+        f.addSeparator()
+        self._action(f, "Save project", self.save, QKeySequence.StandardKey.Save)
+        self._action(f, "Save project as…", self.save_as, QKeySequence.StandardKey.SaveAs)
+        f.addSeparator()
+        self._action(f, "Export…", self.ask_export, "Ctrl+E", "Export the result at pixel or print size")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        e = mb.addMenu("&Edit")
+        self.undo_action = self.doc.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo_action = self.doc.undo_stack.createRedoAction(self, "Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        e.addAction(self.undo_action)
+        e.addAction(self.redo_action)
+
+        v = mb.addMenu("&View")
+        self._action(v, "Zoom in", lambda: self.canvas.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        self._action(v, "Zoom out", lambda: self.canvas.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        extra_zoom = QAction(self)
+        extra_zoom.setShortcut(QKeySequence("Ctrl+="))
+        extra_zoom.triggered.connect(lambda: self.canvas.zoom_by(1.25))
+        self.addAction(extra_zoom)
+        self._action(v, "Fit to window", self.canvas.fit, "Ctrl+0")
+        self._action(v, "Actual pixels (100 %)", self.canvas.actual_size, "Ctrl+1")
+        v.addSeparator()
+        self.show_result_action = self._action(v, "Show result", self.canvas.set_show_result, "\\",
+                                               "Toggle between the result and the original photo", checkable=True)
+        self.show_result_action.setChecked(True)
+        v.addSeparator()
+        for dock in (self.styles_dock, self.regions_dock, self.strategy_dock, self.job_dock):
+            v.addAction(dock.toggleViewAction())
+
+        t = mb.addMenu("&Tools")
+        group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool, text, key in ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.FILL, "Fill", "G")):
+            a = self._action(t, text, lambda _=False, tl=tool: self.set_tool(tl), key, f"{text} tool", checkable=True)
+            group.addAction(a)
+            self.tool_actions[tool] = a
+        self.tool_actions[Tool.BRUSH].setChecked(True)
+        t.addSeparator()
+        self._action(t, "Smaller brush", lambda: self.resize_brush(1 / 1.2), "[")
+        self._action(t, "Larger brush", lambda: self.resize_brush(1.2), "]")
+        t.addSeparator()
+        self._action(t, "Fill whole region", self.canvas.fill_all_active, "Shift+Backspace")
+        self._action(t, "Clear region", self.canvas.clear_active, "Backspace")
+
+        r = mb.addMenu("&Regions")
+        self._action(r, "Add region", self.regions_panel.add_region, "Ctrl+Shift+N")
+        self._action(r, "Remove region", self.regions_panel.remove_selected)
+        r.addSeparator()
+        self.auto_action = self._action(r, "Auto regions", self.auto_regions, tip="Split the picture into regions (segmenter)")
+        self.scribble_action = self._action(r, "Grow scribbles into regions", self.grow_scribbles,
+                                            tip="Spread each region's rough scribbles to the whole picture")
+        names = segmenters.names()
+        self.auto_action.setEnabled("clusters" in names)
+        self.scribble_action.setEnabled("scribbles" in names)
+        self.regions_panel.auto_button.setEnabled("clusters" in names)
+        self.regions_panel.scribble_button.setEnabled("scribbles" in names)
+
+        j = mb.addMenu("&Render")
+        self.render_action = self._action(j, "Render", self.render, "Ctrl+R")
+        self._action(j, "Compare strategies…", self.ask_compare, "Ctrl+Shift+R")
+        self._action(j, "Cancel", self.cancel, "Esc")
+        j.addSeparator()
+        self._action(j, "Keep result", self.keep_result, "Ctrl+K", "Keep the result on the canvas in the project")
+
+    def _build_tool_options(self) -> None:
+        bar = QToolBar("Tool options")
+        bar.setObjectName("tool options")
+        bar.setMovable(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        for tool in (Tool.BRUSH, Tool.ERASER, Tool.FILL):
+            bar.addAction(self.tool_actions[tool])
+        bar.addSeparator()
+
+        def slider(label: str, lo: int, hi: int, value: int, tip: str) -> QSlider:
+            bar.addWidget(QLabel(f" {label} "))
+            s = QSlider(Qt.Orientation.Horizontal)
+            s.setRange(lo, hi)
+            s.setValue(value)
+            s.setFixedWidth(110)
+            s.setToolTip(tip)
+            bar.addWidget(s)
+            return s
+
+        self.size_slider = slider("Size", 1, 400, int(self.canvas.brush.size), "Brush diameter in image pixels ([ and ])")
+        self.size_label = QLabel(f"{int(self.canvas.brush.size)} px ")
+        self.size_label.setMinimumWidth(48)
+        bar.addWidget(self.size_label)
+        self.hardness_slider = slider("Hardness", 0, 100, int(self.canvas.brush.hardness * 100), "0 = soft edge, 100 = hard edge")
+        self.opacity_slider = slider("Opacity", 1, 100, int(self.canvas.brush.opacity * 100), "How much one stroke adds")
+        self.tolerance_slider = slider("Fill tolerance", 0, 100, int(self.canvas.fill_tolerance * 100),
+                                       "How different a colour may be and still be filled")
+        bar.addSeparator()
+        bar.addAction(self.undo_action)
+        bar.addAction(self.redo_action)
+        bar.addSeparator()
+        bar.addAction(self.render_action)
+        self.size_slider.valueChanged.connect(self._brush_from_sliders)
+        self.hardness_slider.valueChanged.connect(self._brush_from_sliders)
+        self.opacity_slider.valueChanged.connect(self._brush_from_sliders)
+        self.tolerance_slider.valueChanged.connect(lambda v: setattr(self.canvas, "fill_tolerance", v / 100))
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.zoom_label = QLabel("100 %")
+        self.device_status = QLabel(device_label())
+        self.memory_status = QLabel(memory_label())
+        for w in (self.zoom_label, self.device_status, self.memory_status):
+            w.setStyleSheet("padding: 0 8px;")
+            sb.addPermanentWidget(w)
+        self._mem_timer = QTimer(self)
+        self._mem_timer.timeout.connect(lambda: self.memory_status.setText(memory_label()))
+        self._mem_timer.start(2000)
+
+    def _connect(self) -> None:
+        self.canvas.fileDropped.connect(self._dropped)
+        self.canvas.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.canvas.brushChanged.connect(self._brush_to_sliders)
+        self.styles_panel.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.strategy_panel.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        self.regions_panel.activeChanged.connect(self.canvas.set_active_region)
+        self.regions_panel.overlayOpacityChanged.connect(self.canvas.set_overlay_opacity)
+        self.regions_panel.autoRequested.connect(self.auto_regions)
+        self.regions_panel.scribblesRequested.connect(self.grow_scribbles)
+        self.strategy_panel.runRequested.connect(self.render)
+        self.strategy_panel.compareRequested.connect(self.ask_compare)
+        self.job_panel.cancelRequested.connect(self.cancel)
+        self.job_panel.resultPicked.connect(self.doc.set_result)
+        self.queue.started.connect(self._job_started)
+        self.queue.progressed.connect(self._job_progress)
+        self.queue.finished.connect(self._job_finished)
+        self.queue.failed.connect(self._job_failed)
+        self.queue.cancelled.connect(self._job_cancelled)
+        self.queue.idle.connect(self.job_panel.queue_idle)
+        self.doc.undo_stack.cleanChanged.connect(lambda _: self._update_title())
+        self.doc.undo_stack.indexChanged.connect(lambda _: self._update_title())
+        for sig in (self.doc.stylesChanged, self.doc.keptChanged):
+            sig.connect(self._changed)
+        self.exporter.progressed.connect(self._export_progress)
+        self.exporter.finished.connect(self._export_finished)
+        self.exporter.failed.connect(self._export_failed)
+        self.exporter.cancelled.connect(lambda: self.job_panel.job_ended("Export cancelled; nothing was written."))
+
+    # ================================================================ state
+    def _changed(self, *_: Any) -> None:
+        self._extra_changes = True
+        self._update_title()
+
+    def is_modified(self) -> bool:
+        return self.doc.content is not None and (self._extra_changes or not self.doc.undo_stack.isClean())
+
+    def _mark_saved(self) -> None:
+        self._extra_changes = False
+        self.doc.undo_stack.setClean()
+        self._update_title()
+
+    def _update_title(self) -> None:
+        name = self.project_path.name if self.project_path else (self.doc.content_name or "Untitled")
+        self.setWindowTitle(f"{name}{' *' if self.is_modified() else ''} — Brushwork")
+
+    def alert(self, title: str, message: str, fix: str = "") -> None:
+        """Tell the user without blocking: a non-modal box plus the Job panel's error line."""
+        self.job_panel.show_error(message, fix)
+        self.statusBar().showMessage(message, 8000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        if fix:
+            box.setInformativeText(fix)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+            box.show()
+        self.last_alert = box
+
+    # ================================================================ tools
+    def set_tool(self, tool: Tool) -> None:
+        self.tool_actions[tool].setChecked(True)
+        self.canvas.set_tool(tool)
+
+    def resize_brush(self, factor: float) -> None:
+        self.canvas.set_brush(self.canvas.brush.resized(factor))
+
+    def _brush_from_sliders(self, *_: Any) -> None:
+        self.canvas.set_brush(BrushSettings(float(self.size_slider.value()), self.hardness_slider.value() / 100,
+                                            self.opacity_slider.value() / 100))
+
+    def _brush_to_sliders(self, b: BrushSettings) -> None:
+        for s, v in ((self.size_slider, round(b.size)), (self.hardness_slider, round(b.hardness * 100)),
+                     (self.opacity_slider, round(b.opacity * 100))):
+            s.blockSignals(True)
+            s.setValue(v)
+            s.blockSignals(False)
+        self.size_label.setText(f"{round(b.size)} px ")
+
+    # ================================================================ files
+    def _dropped(self, path: str) -> None:
+        if path.endswith(SUFFIX):
+            self.open_project(path)
+        else:
+            self.open_image(path)
+
+    def _ask_open_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", IMAGE_FILTER)
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str | Path) -> bool:
+        try:
+            image = load_image(path)
+        except InputError as exc:
+            self.alert("Cannot open image", str(exc), "Choose a PNG, JPEG, TIFF or WebP picture.")
+            return False
+        self.doc.set_content(image, Path(path).name)
+        self._changed()
+        return True
+
+    def _ask_open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        try:
+            project = load_project(path)
+        except BrushworkError as exc:
+            self.alert("Cannot open project", str(exc), "Nothing was changed; the project you had open is still here.")
+            return False
+        self.load(project)
+        self.project_path = Path(path)
+        self._mark_saved()
+        return True
+
+    def load(self, project: Project) -> None:
+        """Show ``project`` (from a file, the recovery file or the bundled sample)."""
+        self.doc.load_project(project)
+        self.strategy_panel.sync_from_document()
+        self.job_panel.refresh_kept()
+        if self.doc.regions:
+            self.regions_panel.select(self.doc.regions[0])
+
+    def save(self) -> bool:
+        if self.project_path is None:
+            return self.save_as()
+        return self.save_to(self.project_path)
+
+    def save_as(self) -> bool:
+        start = str(self.project_path or Path(self.doc.content_name or "untitled").with_suffix(SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.endswith(SUFFIX):
+            path += SUFFIX
+        return self.save_to(Path(path))
+
+    def save_to(self, path: str | Path) -> bool:
+        try:
+            save_project(self.doc.to_project(), path)
+        except (BrushworkError, OSError) as exc:
+            self.alert("Cannot save project", str(exc), "Choose another folder or free some disk space.")
+            return False
+        self.project_path = Path(path)
+        self._mark_saved()
+        self.autosave.discard()
+        self.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
+        return True
+
+    # ================================================================ jobs
+    def current_variant(self) -> Variant:
+        cls = self.strategy_panel.strategy_class()
+        return Variant(cls.title or cls.name, cls.name, self.strategy_panel.values())
+
+    def _job_for(self, variant: Variant):
+        from engine import params as params_mod
+
+        cls = strategies.get(variant.strategy)
+        params = params_mod.make(cls.Params, {k: v for k, v in variant.values.items()
+                                              if k in {s.name for s in params_mod.specs(cls.Params)}})
+        return self.doc.build_job(cls.name, params, cls.honours_regions, self.strategy_panel.device.currentData())
+
+    def render(self) -> int | None:
+        """Queue a render of the document with the Strategy panel's settings; returns the job id."""
+        variant = self.current_variant()
+        try:
+            job = self._job_for(variant)
+        except BrushworkError as exc:
+            self.alert("Cannot render", str(exc), "")
+            return None
+        job_id = self.queue.submit(job)
+        self._jobs[job_id] = {"kind": "canvas", "variant": variant, "start": time.perf_counter()}
+        self.statusBar().showMessage(f"Queued {variant.label}", 3000)
+        return job_id
+
+    def ask_compare(self) -> None:
+        setup = CompareSetup(self.current_variant(), self)
+        if setup.exec() and setup.variants():
+            self.compare(setup.variants())
+
+    def compare(self, variants: list[Variant]) -> CompareWindow | None:
+        """Run ``variants`` on the same job and show them side by side."""
+        jobs = []
+        for v in variants:
+            try:
+                jobs.append((v, self._job_for(v)))
+            except BrushworkError as exc:
+                self.alert("Cannot compare", f"{v.label}: {exc}", "Untick it or fix the job.")
+                return None
+        window = CompareWindow(variants, self)
+        window.keepRequested.connect(self.keep)
+        for cell, (v, job) in zip(window.cells, jobs):
+            job_id = self.queue.submit(job)
+            window.jobs[job_id] = cell
+            self._jobs[job_id] = {"kind": "compare", "variant": v, "cell": cell}
+        self.compare_window = window
+        window.show()
+        return window
+
+    def cancel(self) -> None:
+        self.queue.cancel()
+
+    def keep_result(self) -> None:
+        if self.doc.result is None:
+            self.statusBar().showMessage("Nothing to keep yet: render first.", 4000)
+        elif self.doc.result not in self.doc.kept:
+            self.keep(self.doc.result)
+
+    def keep(self, entry: ResultEntry) -> None:
+        self.doc.keep(entry)
+        self.doc.set_result(entry)
+        self.statusBar().showMessage(f"Kept '{entry.name}'", 4000)
+
+    def _job_started(self, job_id: int, job) -> None:
+        meta = self._jobs.get(job_id, {})
+        v: Variant | None = meta.get("variant")
+        self.job_panel.job_started(f"Rendering: {v.label if v else job.strategy}", self.queue.pending() - 1)
+        if meta.get("kind") == "compare":
+            meta["cell"].caption.setText("rendering…")
+
+    def _job_progress(self, info: ProgressInfo, preview) -> None:
+        self.job_panel.job_progress(info)
+        if preview is None:
+            return
+        meta = self._jobs.get(info.job_id, {})
+        if meta.get("kind") == "canvas":
+            self.canvas.show_image(preview)
+        elif meta.get("kind") == "compare":
+            meta["cell"].show_image(preview)
+
+    def _job_finished(self, job_id: int, result) -> None:
+        meta = self._jobs.pop(job_id, {})
+        v: Variant = meta.get("variant") or Variant("result", "?")
+        n = len(self.doc.kept) + 1
+        entry = ResultEntry(f"{v.label} #{n}", result.image, v.strategy, dict(v.values), dict(result.figures), result.seconds)
+        if meta.get("kind") == "compare":
+            meta["cell"].set_result(entry)
+        else:
+            self.doc.set_result(entry)
+        self.job_panel.job_ended(f"Done: {caption(entry)}")
+
+    def _job_failed(self, job_id: int, message: str, fix: str) -> None:
+        meta = self._jobs.pop(job_id, {})
+        if meta.get("kind") == "compare":
+            meta["cell"].set_failed(message)
+        else:
+            self.doc.resultChanged.emit()  # drop a half-finished preview: show the last real result
+        self.job_panel.job_ended("Failed")
+        self.alert("Render failed", message, fix)
+
+    def _job_cancelled(self, job_id: int) -> None:
+        meta = self._jobs.pop(job_id, {})
+        if meta.get("kind") == "compare":
+            meta["cell"].set_failed("Cancelled")
+        else:
+            self.doc.resultChanged.emit()
+        self.job_panel.job_ended("Cancelled")
+
+    # ================================================================ export
+    def ask_export(self) -> None:
+        if self.doc.result is None:
+            self.alert("Nothing to export", "There is no result yet.", "Render first (Ctrl+R), then export.")
+            return
+        h, w = self.doc.result.image.shape[-2:]
+        base = Path(self.project_path or self.doc.content_name or "brushwork").stem
+        dialog = ExportDialog((h, w), Path.home() / f"{base}-styled.png", self)
+        if dialog.exec():
+            self.export(dialog.settings())
+
+    def export(self, settings: ExportSettings) -> None:
+        """Write the result (or re-render at the asked size) on a background thread."""
+        job = None
+        try:
+            entry = self.doc.result
+            if entry is not None and tuple(entry.image.shape[-2:]) != (settings.height, settings.width):
+                cls = strategies.get(entry.strategy)
+                from engine import params as params_mod
+
+                params = params_mod.make(cls.Params, dict(entry.params))
+                job = self.doc.build_job(cls.name, params, cls.honours_regions, self.strategy_panel.device.currentData())
+        except BrushworkError as exc:
+            self.alert("Cannot export", *explain(exc))
+            return
+        self.job_panel.job_started(f"Exporting {settings.path.name}", 0)
+        self.exporter.start(settings, self.doc.result.image if self.doc.result else None, job)
+
+    def _export_progress(self, step: int, total: int, stage: str) -> None:
+        self.job_panel.job_progress(ProgressInfo(-1, step, total, stage, None))
+
+    def _export_finished(self, path: str) -> None:
+        self.last_export = Path(path)
+        self.job_panel.job_ended(f"Done: exported {Path(path).name}")
+        self.job_panel.queue_idle()
+        self.statusBar().showMessage(f"Exported {path}", 6000)
+
+    def _export_failed(self, message: str, fix: str) -> None:
+        self.job_panel.job_ended("Export failed; nothing was written.")
+        self.job_panel.queue_idle()
+        self.alert("Export failed", message, fix)
+
+    # ================================================================ segmenters
+    def auto_regions(self) -> None:
+        """Replace nothing: add one region per segment the 'clusters' segmenter finds (undoable)."""
+        content = self.doc.content_tensor()
+        if content is None:
+            self.alert("No picture", "Open a content image first.")
+            return
+        try:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            masks = segmenters.get("clusters")().segment(content, {})
+        except Exception as exc:
+            self.alert("Auto regions failed", *explain(exc))
+            return
+        finally:
+            QApplication.restoreOverrideCursor()
+        stack = self.doc.undo_stack
+        stack.beginMacro("Auto regions")
+        for i, m in enumerate(masks):
+            region = self.doc.new_region(f"Auto {i + 1}", tensor_to_mask(m))
+            stack.push(AddRegion(self.doc, region))
+        stack.endMacro()
+
+    def grow_scribbles(self) -> None:
+        """Treat each region's painted strokes as scribbles and let the segmenter complete the masks."""
+        content = self.doc.content_tensor()
+        regions = [r for r in self.doc.regions if not r.is_empty()]
+        if content is None or len(regions) < 2:
+            self.alert("Grow scribbles", "Scribble at least two regions first.",
+                       "Paint a few rough strokes in each region, then grow them.")
+            return
+        try:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            seg = segmenters.get("scribbles")()
+            labels = np.zeros(tuple(content.shape[-2:]), dtype=np.int64)
+            for k, r in enumerate(regions, start=1):
+                labels[mask_to_tensor(r.mask).numpy() > 0.5] = k
+            key = seg.inputs[0] if seg.inputs else "scribbles"
+            masks = seg.segment(content, {key: torch.from_numpy(labels)})
+        except Exception as exc:
+            self.alert("Grow scribbles failed", *explain(exc))
+            return
+        finally:
+            QApplication.restoreOverrideCursor()
+        stack = self.doc.undo_stack
+        stack.beginMacro("Grow scribbles")
+        for r, m in zip(regions, masks):
+            stack.push(MaskEdit(self.doc, r, r.mask.copy(), tensor_to_mask(m), "Grow"))
+        stack.endMacro()
+
+    # ================================================================ closing
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.is_modified():
+            answer = QMessageBox.question(
+                self, "Unsaved changes", "Save your changes before closing?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Save)
+            if answer == QMessageBox.StandardButton.Cancel or (answer == QMessageBox.StandardButton.Save and not self.save()):
+                event.ignore()
+                return
+        self.queue.shutdown()
+        self.exporter.cancel()
+        self.autosave.timer.stop()
+        self.autosave.discard()
+        if self.compare_window is not None:
+            self.compare_window.close()
+        event.accept()

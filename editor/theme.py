@@ -1,0 +1,27 @@
+"""A dark Fusion theme: pictures read truer on a neutral dark surround (as in Krita or Photoshop)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+def apply_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    p = QPalette()
+    base, window, text = QColor(37, 37, 38), QColor(50, 50, 52), QColor(220, 220, 220)
+    for role, colour in ((QPalette.ColorRole.Window, window), (QPalette.ColorRole.WindowText, text),
+                         (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, window),
+                         (QPalette.ColorRole.ToolTipBase, QColor(60, 60, 64)), (QPalette.ColorRole.ToolTipText, text),
+                         (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, QColor(58, 58, 60)),
+                         (QPalette.ColorRole.ButtonText, text), (QPalette.ColorRole.BrightText, QColor(255, 80, 80)),
+                         (QPalette.ColorRole.Highlight, QColor(60, 120, 200)),
+                         (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
+                         (QPalette.ColorRole.Mid, QColor(140, 140, 140)), (QPalette.ColorRole.PlaceholderText, QColor(130, 130, 130))):
+        p.setColor(role, colour)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(120, 120, 120))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(120, 120, 120))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor(120, 120, 120))
+    app.setPalette(p)
+    app.setStyleSheet("QDockWidget::title { padding: 4px; background: #3a3a3c; } "
+                      "QToolBar { spacing: 4px; padding: 2px; } QStatusBar QLabel { color: #b0b0b0; }")
