@@ -88,8 +88,9 @@ def sample_crops(mask: torch.Tensor | None, hw: tuple[int, int], n: int, crop_px
     theta[:, 0, 2] = 2 * cx / w - 1
     theta[:, 1, 2] = 2 * cy / h - 1
     grids = F.affine_grid(theta, [n, 3, out_px[0], out_px[1]], align_corners=False)
-    # Coverage: the mask sampled on each crop's grid, averaged.
-    cov = F.grid_sample(mask[None, None].expand(n, 1, h, w), grids, mode="bilinear", padding_mode="zeros",
+    # Coverage: the mask sampled on each crop's grid exactly as the image will be (reflected at
+    # the borders), averaged.
+    cov = F.grid_sample(mask[None, None].expand(n, 1, h, w), grids, mode="bilinear", padding_mode="reflection",
                         align_corners=False).mean(dim=(1, 2, 3))
     return Crops(grids.to(device), cov.to(device))
 

@@ -163,6 +163,9 @@ def load_clip(model: str, pretrained: str = "", checkpoint: str = "", cache_dir:
 
     device = torch.device(device)
     local_dir = model.startswith("local-dir:")
+    if not local_dir and not model.startswith("hf-hub:") and model.replace("/", "-") not in open_clip.list_models():
+        raise InputError(f"Unknown CLIP model '{model}'. Use an open_clip model name (e.g. ViT-B-32) "
+                         "or local-dir:FOLDER holding open_clip_config.json.")
     if checkpoint:
         path = Path(checkpoint).expanduser()
         if not path.is_file():
