@@ -110,6 +110,9 @@ class AdaINStrategy(Strategy):
         """One AdaIN pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
         encoder, decoder = nets(p.encoder, p.decoder, device)
         content = resize(job.content, out_hw)
+        for source in job.styles + tuple(r.style for r in job.regions):
+            if source.image is None:
+                raise InputError(f"AdaIN needs style images; '{source.name or source.text}' is a text prompt.")
         styles = job.image_styles()
         regions = job.regions
         if not styles and not regions:

@@ -144,10 +144,17 @@ class VGG16Decoder(nn.Module):
 DecoderKind = Literal["trained", "reconstruction", "random"]
 
 
+def trained_available(name: str, weights_dir=None) -> bool:
+    """Whether encoder ``name``'s AdaIN-trained decoder is in the manifest and on disk (verified)."""
+    check_encoder(name)
+    entry = TRAINED_DECODERS[name]
+    return entry in weights.load_manifest() and weights.is_available(entry, weights_dir)
+
+
 def decoder_kind(name: str, weights_dir=None) -> DecoderKind | None:
     """What :func:`load_decoder` would give for ``name`` with ``prefer="trained"``; None: nothing."""
     check_encoder(name)
-    if weights.is_available(TRAINED_DECODERS[name], weights_dir):
+    if trained_available(name, weights_dir):
         return "trained"
     return "reconstruction" if name == "fast" else None
 
@@ -175,7 +182,7 @@ def load_decoder(name: str, prefer: Literal["trained", "reconstruction", "random
                     m.reset_parameters()
             return dec.eval()
         return VGG16Decoder().eval()
-    if prefer == "trained" and weights.is_available(TRAINED_DECODERS[name], weights_dir):
+    if prefer == "trained" and trained_available(name, weights_dir):
         return load_decoder(name, weights_dir=weights_dir, weight_name=TRAINED_DECODERS[name])
     if name == "fast":
         return DistilledDecoder(4, weights.load_state("distilled16x/decoder4", weights_dir)).eval()
