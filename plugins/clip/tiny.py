@@ -20,8 +20,16 @@ TINY_CONFIG: dict = {
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
-#: ViT-B-32's own config, with random weights: sizes the real cost without the real file
-VIT_B_32 = "ViT-B-32"
+
+
+def builtin_config(name: str) -> dict:
+    """open_clip's own architecture config for ``name`` (e.g. ViT-B-32), to time it with random weights."""
+    from open_clip import get_model_config
+
+    cfg = get_model_config(name)
+    if cfg is None:
+        raise ValueError(f"open_clip has no model config '{name}'")
+    return cfg
 
 CHECKPOINT_NAME = "open_clip_model.safetensors"
 
@@ -34,8 +42,9 @@ def write_config(folder: str | Path, config: dict | None = None) -> Path:
     return folder
 
 
-def write_tiny_model(folder: str | Path, seed: int = 0, config: dict | None = None) -> str:
-    """Write a random tiny CLIP into ``folder``; returns the model name to use (``local-dir:...``)."""
+def write_random_model(folder: str | Path, seed: int = 0, config: dict | None = None) -> str:
+    """Write a random CLIP (the tiny one unless ``config`` says otherwise) into ``folder``;
+    returns the model name to use (``local-dir:...``)."""
     import open_clip
     from safetensors.torch import save_file
 
