@@ -1,0 +1,114 @@
+"""Print-size export on the CPU: seconds and peak RSS per size, side by side.
+
+    .venv/bin/python bench/export.py                 # AdaIN fast at 2000/4000/6000 px + multiscale at 3000 px
+    .venv/bin/python bench/export.py --quick         # smaller sizes, to check the bench itself
+
+Each export runs in its own process, so each peak RSS (ru_maxrss) is that size's alone. The
+target: AdaIN at 6000x4000 within 3 GB, and peak RSS nearly flat across the sizes, because
+only one tile and a band of rows are ever held in floats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "images" / "samples"
+CONTENT = SAMPLES / "content_animal_beagle.jpg"
+STYLE = SAMPLES / "style_vangogh_starry_night.jpg"
+
+
+def one(strategy: str, long_edge: int, sets: list[str], working: int | None, refine_steps: int,
+        tile: int | None, threads: int) -> dict:
+    """Run one export in this process; report seconds, peak RSS and what the exporter chose."""
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(ROOT))
+    from engine import params as params_mod
+    from engine.export import ExportOptions, export
+    from engine.images import load_image
+    from engine.job import StyleJob, StyleSource
+    from engine.registry import strategies
+
+    cls = strategies.get(strategy)
+    job = StyleJob(content=load_image(CONTENT), strategy=strategy,
+                   params=params_mod.make(cls.Params, params_mod.parse_assignments(sets)),
+                   styles=(StyleSource(image=load_image(STYLE), name="style"),), size=long_edge, device="cpu")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        report = export(job, Path(tmp) / "out.png",
+                        ExportOptions(dpi=300, working_size=working, refine_steps=refine_steps, tile=tile))
+        seconds = time.perf_counter() - start
+        size_mb = (Path(tmp) / "out.png").stat().st_size / 1e6
+    return {"strategy": strategy, "size": f"{report.width}x{report.height}", "seconds": seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_after_load_mb": rss_before, "method": report.method, "tiles": report.tiles,
+            "tile": report.tile_size, "working": report.working_size, "file_mb": size_mb}
+
+
+def trained_decoder() -> str:
+    """'trained' when Brushwork's AdaIN decoder is installed, else 'reconstruction' (same cost)."""
+    sys.path.insert(0, str(ROOT))
+    from engine import weights
+
+    try:
+        return "trained" if weights.is_available("adain/decoder-fast") else "reconstruction"
+    except Exception:
+        return "reconstruction"
+
+
+def spawn(args: list[str]) -> dict:
+    r = subprocess.run([sys.executable, __file__, "--one", json.dumps(args)], capture_output=True, text=True,
+                       cwd=ROOT)
+    if r.returncode != 0:
+        return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="800/1600/2400 px and multiscale at 1200 px")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-multiscale", action="store_true")
+    args = ap.parse_args()
+    if args.one:
+        a = json.loads(args.one)
+        print(json.dumps(one(a["strategy"], a["size"], a["sets"], a.get("working"), a.get("refine", 10),
+                             a.get("tile"), a["threads"])))
+        return
+    sizes = (800, 1600, 2400) if args.quick else (2000, 4000, 6000)
+    decoder = trained_decoder()
+    runs = [dict(strategy="adain", size=s, sets=["encoder=fast", "preview=false", f"decoder={decoder}"],
+                 threads=args.threads) for s in sizes]
+    if not args.skip_multiscale:
+        runs.append(dict(strategy="multiscale", size=1200 if args.quick else 3000,
+                         sets=["net=distilled16x", "start_size=128", "coarse_steps=60", "fine_steps=15",
+                               "optimizer=adam"],
+                         working=512, refine=6, threads=args.threads))
+    print(f"CPU, {args.threads} threads, {os.cpu_count()} cores visible; load average {os.getloadavg()[0]:.1f}; "
+          f"content {CONTENT.name}, style {STYLE.name}; AdaIN decoder: {decoder}")
+    print(f"{'strategy':12s} {'size':>10s} {'method':>18s} {'tiles':>5s} {'tile':>5s} {'seconds':>8s} "
+          f"{'peak RSS MB':>11s} {'file MB':>8s}")
+    for run in runs:
+        r = spawn(run)  # type: ignore[arg-type]
+        if "error" in r:
+            print(f"{run['strategy']:12s} {run['size']:>10d}  failed: {r['error']}")
+            continue
+        extra = f"  (working size {r['working']} px)" if r["working"] else ""
+        print(f"{r['strategy']:12s} {r['size']:>10s} {r['method']:>18s} {r['tiles']:>5d} {r['tile']:>5d} "
+              f"{r['seconds']:>8.1f} {r['peak_rss_mb']:>11.0f} {r['file_mb']:>8.1f}{extra}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
