@@ -214,3 +214,22 @@ def test_bad_checkpoints_and_tags_are_named(tiny, tmp_path):
         clip_model.load_clip("ViT-B-32", pretrained="nonsense")
     with pytest.raises(InputError, match="Unknown CLIP model"):
         clip_model.load_clip("ViT-Nope-1", pretrained="x")
+
+
+def test_pyramid_canvas_moves_large_areas_faster_than_pixels(content):
+    from plugins.clip.canvas import PixelCanvas, PyramidCanvas
+
+    base = resize(content, (48, 64)) * 0.8
+    target = base + torch.tensor([0.15, -0.05, 0.1]).view(1, 3, 1, 1)  # a colour cast over the whole picture
+    errors = {}
+    for name, canvas in (("pixels", PixelCanvas(base)), ("pyramid", PyramidCanvas(base))):
+        assert torch.allclose(canvas.image(), base.clamp(0, 1))
+        opt = torch.optim.Adam(canvas.parameters(), lr=0.01)
+        for _ in range(5):
+            opt.zero_grad()
+            (canvas.image() - target).pow(2).mean().backward()
+            opt.step()
+            canvas.after_step()
+        errors[name] = (canvas.image() - target).abs().mean().item()
+    assert len(PyramidCanvas(base).levels) == 3  # 48 px short side: 48, 24, 12 (the coarsest >= 8 px)
+    assert errors["pyramid"] < 0.6 * errors["pixels"], errors

@@ -28,6 +28,7 @@ from engine.strategy import Event, Progress, Result, RunContext, Strategy
 from engine.styletargets import blended_targets
 
 from . import model as clip_model
+from .canvas import make_canvas
 from .losses import bounding_box, directional_loss, sample_crops, text_direction, thresholded_mean
 
 #: below this much total mask a target is skipped (e.g. the gap when regions cover everything)
@@ -42,6 +43,7 @@ class ClipParams:
     cache_dir: str = param("", help="Where open_clip caches downloaded weights (default: the Hugging Face cache).", advanced=True)
     source_prompt: str = param("a photo", help="What the content is now; the style moves from this towards the prompt.")
     steps: int = param(200, min=1, max=5000, step=10, help="Optimisation steps.")
+    canvas: Literal["pyramid", "pixels"] = param("pyramid", help="What is optimised: a pyramid of offsets (smoother, strokes before speckle) or raw pixels.", advanced=True)
     lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size on the pixels.", advanced=True)
     global_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="Whole-picture (or whole-region) directional CLIP loss.")
     patch_weight: float = param(4.0, min=0.0, max=100.0, step=0.1, help="Patch-wise directional CLIP loss: local texture of the prompt.")
@@ -143,14 +145,14 @@ class ClipStrategy(Strategy):
         # Start a little off the content: at the content itself every image direction is zero
         # and the directional losses have no defined gradient.
         noise = (torch.rand(content.shape, generator=gen) - 0.5).to(dev) * 0.04
-        x = (content + noise).clamp(0, 1).requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=p.lr)
+        canvas = make_canvas(p.canvas, content, noise)
+        opt = torch.optim.Adam(canvas.parameters(), lr=p.lr)
         text_total = sum(t.weight for t in texts) or 1.0
         y = content
         for step in range(1, p.steps + 1):
             ctx.check()
             opt.zero_grad(set_to_none=True)
-            y = editable * x + (1 - editable) * content
+            y = editable * canvas.image() + (1 - editable) * content
             loss, figs = objective(y)
             g_sum = p_sum = 0.0
             for t, ref in zip(texts, ref_global):
@@ -166,13 +168,12 @@ class ClipStrategy(Strategy):
                 p_sum += share * pl.item()
             loss.backward()
             opt.step()
-            with torch.no_grad():
-                x.clamp_(0, 1)
+            canvas.after_step()
             figs = {"loss": loss.item(), "global": g_sum, "patch": p_sum, **{k: v for k, v in figs.items() if k != "loss"}}
             preview = y.detach().clamp(0, 1).cpu() if ctx.wants_preview(step, p.steps) else None
             yield Progress(step=step, total=p.steps, stage=f"{out_hw[1]}x{out_hw[0]}", preview=preview, losses=figs)
         with torch.no_grad():
-            image = (editable * x + (1 - editable) * content).clamp(0, 1)
+            image = (editable * canvas.image() + (1 - editable) * content).clamp(0, 1)
             final = {"clip_global": sum((t.weight / text_total) * directional_loss(
                 clip.encode_images(self._box(image, t.box)), ref, t.direction).mean().item()
                 for t, ref in zip(texts, ref_global))} if texts else {}
