@@ -43,7 +43,7 @@ class ClipParams:
     cache_dir: str = param("", help="Where open_clip caches downloaded weights (default: the Hugging Face cache).", advanced=True)
     source_prompt: str = param("a photo", help="What the content is now; the style moves from this towards the prompt.")
     steps: int = param(200, min=1, max=5000, step=10, help="Optimisation steps.")
-    canvas: Literal["pyramid", "pixels"] = param("pyramid", help="What is optimised: a pyramid of offsets (smoother, strokes before speckle) or raw pixels.", advanced=True)
+    canvas: Literal["network", "pyramid", "pixels"] = param("network", help="What is optimised: CLIPstyler's light network over the content (smooth, the default), a pyramid of offsets, or raw pixels (fastest, speckled).", advanced=True)
     lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size on the pixels.", advanced=True)
     global_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="Whole-picture (or whole-region) directional CLIP loss.")
     patch_weight: float = param(4.0, min=0.0, max=100.0, step=0.1, help="Patch-wise directional CLIP loss: local texture of the prompt.")
@@ -145,8 +145,8 @@ class ClipStrategy(Strategy):
         # Start a little off the content: at the content itself every image direction is zero
         # and the directional losses have no defined gradient.
         noise = (torch.rand(content.shape, generator=gen) - 0.5).to(dev) * 0.04
-        canvas = make_canvas(p.canvas, content, noise)
-        opt = torch.optim.Adam(canvas.parameters(), lr=p.lr)
+        canvas = make_canvas(p.canvas, content, noise, gen)
+        opt = torch.optim.Adam(canvas.parameters(), lr=p.lr * canvas.lr_scale)
         text_total = sum(t.weight for t in texts) or 1.0
         y = content
         for step in range(1, p.steps + 1):
