@@ -17,6 +17,7 @@ atomic, so a failed or cancelled export leaves no file behind.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
@@ -69,8 +70,11 @@ def parse_print_size(text: str, dpi: float) -> tuple[int, int]:
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
 
+@functools.lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
-    """The ICC profile that says 'these numbers are sRGB', so print drivers do not guess."""
+    """The ICC profile that says 'these numbers are sRGB', so print drivers do not guess.
+
+    Built once: its header carries a creation time, and one run's files should carry equal bytes."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

@@ -46,24 +46,21 @@ class Box:
 
 @dataclass(frozen=True)
 class Tile:
-    """One tile: ``box`` is what it contributes to the output, ``context`` what its renderer sees."""
+    """One tile: ``box`` is what it contributes to the output, ``context`` what its renderer sees.
+
+    ``interior`` is the part of the picture this tile owns: interiors partition the picture
+    (global statistics count each pixel once), and the cross-fade with each neighbour is centred
+    on the interior's edge, ``feather`` px to either side (top, bottom, left, right; 0 at the
+    picture's edge).
+    """
 
     index: int
     row: int
     col: int
     box: Box
     context: Box
-    #: overlap with the previous/next tile on each side (0 at the picture's edge), for feathering
-    ramp_top: int
-    ramp_bottom: int
-    ramp_left: int
-    ramp_right: int
-
-    @property
-    def interior(self) -> Box:
-        """The part of ``box`` no other tile covers (where global statistics are gathered once)."""
-        return Box(self.box.y0 + self.ramp_top // 2, self.box.y1 - (self.ramp_bottom - self.ramp_bottom // 2),
-                   self.box.x0 + self.ramp_left // 2, self.box.x1 - (self.ramp_right - self.ramp_right // 2))
+    interior: Box
+    feather: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -86,22 +83,40 @@ class TileLayout:
         return self.tiles[-1].col + 1
 
     def seam_positions(self) -> tuple[list[int], list[int]]:
-        """Centres of the overlaps (rows, columns): where a seam would show if blending failed."""
-        ys = sorted({t.box.y0 + t.ramp_top // 2 for t in self.tiles if t.ramp_top})
-        xs = sorted({t.box.x0 + t.ramp_left // 2 for t in self.tiles if t.ramp_left})
+        """Where neighbouring tiles meet (rows, columns): where a seam would show if blending failed."""
+        ys = sorted({t.interior.y0 for t in self.tiles if t.interior.y0 > 0})
+        xs = sorted({t.interior.x0 for t in self.tiles if t.interior.x0 > 0})
         return ys, xs
 
 
 def _starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
-    """Evenly spread starts of tiles of ``tile`` px covering ``length`` with at least ``overlap``."""
+    """Evenly spread starts of tiles of ``tile`` px covering ``length`` with at least ``overlap``.
+
+    Starts are rounded down to ``multiple``, which can widen a gap by up to ``multiple`` - 1 px,
+    so the even spacing is planned that much tighter.
+    """
     if length <= tile:
         return [0]
-    stride = tile - overlap
-    n = math.ceil((length - overlap) / stride)
     span = length - tile
-    starts = [min(span, (round(i * span / (n - 1)) // multiple) * multiple) for i in range(n)]
+    stride = max(1, tile - overlap - (multiple - 1))
+    n = math.ceil(span / stride) + 1
+    starts = [(i * span // (n - 1)) // multiple * multiple for i in range(n)]
     starts[-1] = span
     return starts
+
+
+def _owned(starts: list[int], size: int, length: int) -> tuple[list[int], list[int]]:
+    """Boundaries between consecutive tiles (mid-overlap) and the half-width of each cross-fade.
+
+    A fade never reaches past either tile nor into the next boundary's fade, so the weights of
+    all tiles sum to exactly one even where three tiles overlap."""
+    bounds = [0] + [(starts[i] + starts[i - 1] + size) // 2 for i in range(1, len(starts))] + [length]
+    half = [0] * len(bounds)
+    for i in range(1, len(starts)):
+        overlap = starts[i - 1] + size - starts[i]
+        half[i] = max(0, min(bounds[i] - starts[i], starts[i - 1] + size - bounds[i], overlap // 2,
+                             (bounds[i] - bounds[i - 1]) // 2, (bounds[i + 1] - bounds[i]) // 2))
+    return bounds, half
 
 
 def plan_tiles(height: int, width: int, tile: int, overlap: int = 64, margin: int = 32,
@@ -118,36 +133,34 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int = 64, margin: in
     ys = _starts(height, tile, overlap, multiple)
     xs = _starts(width, tile, overlap, multiple)
     th, tw = min(tile, height), min(tile, width)
+    by, hy = _owned(ys, th, height)
+    bx, hx = _owned(xs, tw, width)
     tiles = []
     for r, y in enumerate(ys):
         for c, x in enumerate(xs):
             box = Box(y, y + th, x, x + tw)
             ctx = Box(max(0, (y - margin) // multiple * multiple), min(height, y + th + margin),
                       max(0, (x - margin) // multiple * multiple), min(width, x + tw + margin))
-            tiles.append(Tile(
-                index=len(tiles), row=r, col=c, box=box, context=ctx,
-                ramp_top=(ys[r - 1] + th - y) if r else 0,
-                ramp_bottom=(y + th - ys[r + 1]) if r + 1 < len(ys) else 0,
-                ramp_left=(xs[c - 1] + tw - x) if c else 0,
-                ramp_right=(x + tw - xs[c + 1]) if c + 1 < len(xs) else 0,
-            ))
+            tiles.append(Tile(index=len(tiles), row=r, col=c, box=box, context=ctx,
+                              interior=Box(by[r], by[r + 1], bx[c], bx[c + 1]),
+                              feather=(hy[r], hy[r + 1], hx[c], hx[c + 1])))
     return TileLayout(height, width, tile, overlap, margin, tuple(tiles))
 
 
-def _ramp(n: int, up: int, down: int) -> np.ndarray:
-    """1-D weights: rising over the first ``up`` px, falling over the last ``down``, 1 between."""
-    w = np.ones(n, np.float32)
-    if up:
-        w[:up] = np.minimum(w[:up], (np.arange(up, dtype=np.float32) + 0.5) / up)
-    if down:
-        w[n - down:] = np.minimum(w[n - down:], (down - np.arange(down, dtype=np.float32) - 0.5) / down)
-    return w
+def _ramp(lo: int, hi: int, start: int, n: int, fade_lo: int, fade_hi: int) -> np.ndarray:
+    """1-D weights over box pixels start..start+n: 1 on [lo, hi), cross-fading linearly over
+    ``fade`` px either side of each edge (the neighbour's weight is one minus this)."""
+    p = np.arange(start, start + n, dtype=np.float64) + 0.5
+    up = np.clip((p - lo + fade_lo) / (2 * fade_lo), 0, 1) if fade_lo else (p >= lo).astype(np.float64)
+    down = np.clip((hi + fade_hi - p) / (2 * fade_hi), 0, 1) if fade_hi else (p < hi).astype(np.float64)
+    return np.minimum(up, down).astype(np.float32)
 
 
 def feather_weights(tile: Tile) -> np.ndarray:
-    """HxW blending weights of a tile's box: linear cross-fades across each overlap."""
-    wy = _ramp(tile.box.h, tile.ramp_top, tile.ramp_bottom)
-    wx = _ramp(tile.box.w, tile.ramp_left, tile.ramp_right)
+    """HxW blending weights of a tile's box; over all tiles they sum to one at every pixel."""
+    b, i, (ft, fb, fl, fr) = tile.box, tile.interior, tile.feather
+    wy = _ramp(i.y0, i.y1, b.y0, b.h, ft, fb)
+    wx = _ramp(i.x0, i.x1, b.x0, b.w, fl, fr)
     return wy[:, None] * wx[None, :]
 
 
