@@ -366,6 +366,7 @@ class MainWindow(QMainWindow):
         self.job_panel.refresh_kept()
         if self.doc.regions:
             self.regions_panel.select(self.doc.regions[0])
+        self._mark_saved()
 
     def save(self) -> bool:
         if self.project_path is None:

@@ -1,0 +1,326 @@
+"""The editor, driven as a user would (offscreen): painting, undo, real jobs, compare, export, projects.
+
+Jobs are real (real engine, real weights) but tiny: 64 px with the distilled loss network.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+import numpy as np
+import torch
+from PIL import Image
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from engine import params as params_mod
+from engine.images import resize_long_edge
+from engine.metrics import style_distance
+from engine.registry import strategies
+
+from editor.canvas import Tool
+from editor.compare import Variant
+from editor.conversions import mask_to_array
+from editor.document import StyleItem
+from editor.export_dialog import ExportSettings
+from editor.mainwindow import MainWindow
+from editor.param_form import ParamForm
+
+FAST_GATYS = {"net": "distilled16x", "steps": 12, "optimizer": "lbfgs"}
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path, monkeypatch, content, style):
+    monkeypatch.setenv("BRUSHWORK_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("BRUSHWORK_PRESETS_DIR", str(tmp_path / "presets"))
+    w = MainWindow(autosave_s=3600)  # closed below, not by qtbot (it would close before the reset)
+    w.resize(1200, 800)
+    w.show()
+    w.doc.set_content(resize_long_edge(content, 128), "beagle.jpg")
+    w.doc.add_style(StyleItem("starry", image=resize_long_edge(style, 96)))
+    w.strategy_panel.select("gatys")
+    w.strategy_panel.set_values(FAST_GATYS)
+    w.strategy_panel.size.setValue(64)
+    w.strategy_panel.device.setCurrentIndex(w.strategy_panel.device.findData("cpu"))
+    yield w
+    w.queue.cancel()
+    w.doc.undo_stack.setClean()
+    w._extra_changes = False
+    w.close()
+    w.deleteLater()
+
+
+def _mouse(view, kind, scene_pt, buttons=Qt.MouseButton.LeftButton, button=Qt.MouseButton.LeftButton):
+    pos = QPointF(view.mapFromScene(scene_pt))
+    ev = QMouseEvent(kind, pos, QPointF(view.viewport().mapToGlobal(pos.toPoint())), button, buttons,
+                     Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), ev)
+
+
+def stroke(view, points):
+    _mouse(view, QEvent.Type.MouseButtonPress, QPointF(*points[0]))
+    for p in points[1:]:
+        _mouse(view, QEvent.Type.MouseMove, QPointF(*p), button=Qt.MouseButton.NoButton)
+    _mouse(view, QEvent.Type.MouseButtonRelease, QPointF(*points[-1]), buttons=Qt.MouseButton.NoButton)
+
+
+# ---------------------------------------------------------------- painting and undo
+@pytest.mark.parametrize("zoom", [0.5, 4.0])
+def test_brush_stroke_changes_the_mask_and_undo_restores_it(window, zoom):
+    region = window.regions_panel.add_region()
+    assert window.canvas.active is region
+    window.canvas.set_zoom(zoom)
+    window.canvas.centerOn(64, 40)
+    window.canvas.set_brush(window.canvas.brush.__class__(size=6, hardness=1.0, opacity=1.0))
+    before = mask_to_array(region.mask).copy()
+    assert before.max() == 0
+    # two mouse events far apart: the stroke must still be continuous between them
+    stroke(window.canvas, [(50, 40), (80, 40)])
+    after = mask_to_array(region.mask)
+    assert after[40, 50:81].min() > 200, "a stroke leaves gaps between mouse events"
+    assert after[:30].max() == 0 and after[51:].max() == 0, "paint spilled far outside the brush"
+    window.undo_action.trigger()
+    assert np.array_equal(mask_to_array(region.mask), before)
+    window.redo_action.trigger()
+    assert np.array_equal(mask_to_array(region.mask), after)
+
+
+def test_eraser_fill_clear_are_undoable_steps(window):
+    region = window.regions_panel.add_region()
+    window.canvas.fill_all_active()
+    assert mask_to_array(region.mask).min() == 255
+    window.set_tool(Tool.ERASER)
+    window.canvas.set_brush(window.canvas.brush.__class__(size=10, hardness=1.0, opacity=1.0))
+    stroke(window.canvas, [(20, 20), (40, 20)])
+    m = mask_to_array(region.mask)
+    assert m[20, 22:38].max() < 30 and m[60, 60] == 255
+    window.canvas.clear_active()
+    assert mask_to_array(region.mask).max() == 0
+    steps = window.doc.undo_stack.count()
+    window.doc.undo_stack.undo()
+    window.doc.undo_stack.undo()
+    assert np.array_equal(mask_to_array(region.mask), np.full_like(m, 255))
+    assert steps == 4  # add region, fill, erase, clear
+
+
+def test_fill_tool_floods_the_clicked_colour_only(window):
+    from editor.document import Document  # noqa: F401 (documentation of where content lives)
+
+    img = torch.zeros(1, 3, 60, 80)
+    img[..., :, 40:] = 1.0  # left half black, right half white
+    window.doc.set_content(img, "halves.png")
+    region = window.regions_panel.add_region()
+    window.set_tool(Tool.FILL)
+    _mouse(window.canvas, QEvent.Type.MouseButtonPress, QPointF(10, 10))
+    _mouse(window.canvas, QEvent.Type.MouseButtonRelease, QPointF(10, 10), buttons=Qt.MouseButton.NoButton)
+    m = mask_to_array(region.mask)
+    assert m[:, :40].min() == 255 and m[:, 40:].max() == 0
+
+
+def test_region_edits_are_undoable(window):
+    panel = window.regions_panel
+    region = panel.add_region()
+    panel.rename(region, "Sky")
+    panel.recolour(region, QColor("#00ff00"))
+    panel.remove_selected()
+    assert window.doc.regions == []
+    for _ in range(3):
+        window.doc.undo_stack.undo()
+    assert window.doc.regions == [region]
+    assert region.name.startswith("Region") and region.colour.name() != "#00ff00"
+
+
+def test_brush_shortcuts(window, qtbot):
+    window.canvas.setFocus()
+    size = window.canvas.brush.size
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.canvas.brush.size > size
+    qtbot.keyClick(window.canvas, Qt.Key.Key_E)
+    assert window.canvas.tool is Tool.ERASER
+    qtbot.keyClick(window.canvas, Qt.Key.Key_B)
+    assert window.canvas.tool is Tool.BRUSH
+
+
+# ---------------------------------------------------------------- strategy forms and presets
+def test_forms_are_generated_for_every_registered_strategy(qtbot):
+    assert strategies.names(), "no strategy registered"
+    for name, cls in strategies.all().items():
+        form = ParamForm(cls.Params)
+        qtbot.addWidget(form)
+        specs = params_mod.specs(cls.Params)
+        assert set(form.widgets) == {s.name for s in specs}
+        for s in specs:
+            assert form.widgets[s.name].toolTip() == s.help
+        # the defaults read back from the widgets make a valid Params
+        assert params_mod.make(cls.Params, form.values()) == params_mod.make(cls.Params, {})
+
+
+def test_presets_save_and_load(window):
+    panel = window.strategy_panel
+    panel.set_values({**FAST_GATYS, "steps": 33, "layers": "fine"})
+    panel.save_preset("my fine")
+    panel.set_values({})
+    assert panel.values()["steps"] != 33
+    assert panel.load_preset("my fine")
+    assert panel.values()["steps"] == 33 and panel.values()["layers"] == "fine"
+
+
+# ---------------------------------------------------------------- jobs
+def test_a_real_job_streams_previews_then_a_result(window, qtbot, style):
+    previews = []
+    window.queue.progressed.connect(lambda info, preview: previews.append(preview) if preview is not None else None)
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        job_id = window.render()
+    assert job_id is not None
+    assert previews, "no preview reached the GUI"
+    assert not window.canvas.result_item.pixmap().isNull()
+    result = window.doc.result
+    assert result is not None and max(result.image.shape[-2:]) == 64
+    # the texture statistics moved towards the style
+    content_small = resize_long_edge(window.doc.content_tensor(), 64)
+    assert style_distance(result.image, [style]) < 0.9 * style_distance(content_small, [style])
+    assert "Done" in window.job_panel.stage.text()
+
+
+def test_cancel_stops_a_running_job(window, qtbot):
+    window.strategy_panel.set_values({**FAST_GATYS, "steps": 5000})
+    started = []
+    window.queue.progressed.connect(lambda info, _: started.append(info.step))
+    job_id = window.render()
+    qtbot.waitUntil(lambda: bool(started), timeout=60_000)
+    with qtbot.waitSignal(window.queue.cancelled, timeout=30_000) as blocker:
+        window.cancel()
+    assert blocker.args == [job_id]
+    assert max(started) < 5000
+    assert window.doc.result is None
+    assert window.job_panel.stage.text() == "Cancelled"
+    # the session is still usable: a new job runs
+    window.strategy_panel.set_values(FAST_GATYS)
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        window.render()
+
+
+def test_errors_are_shown_with_a_fix_and_the_session_goes_on(window):
+    window.doc.styles[0].active = False
+    assert window.render() is None
+    assert "no style" in window.last_alert.text().lower()
+    assert window.job_panel.error.isVisibleTo(window.job_panel)
+
+
+def test_compare_gives_one_result_per_strategy(window, qtbot):
+    variants = [Variant("gatys draft", "gatys", FAST_GATYS),
+                Variant("gatys fine layers", "gatys", {**FAST_GATYS, "layers": "fine"})]
+    if "masked" in strategies.names():
+        variants.append(Variant("masked", "masked", {"net": "distilled16x", "start_size": 64, "coarse_steps": 8,
+                                                     "fine_steps": 2}))
+    cw = window.compare(variants)
+    qtbot.addWidget(cw)
+    qtbot.waitUntil(lambda: all(c.entry is not None for c in cw.cells), timeout=240_000)
+    assert [c.entry.strategy for c in cw.cells] == [v.strategy for v in variants]
+    for c in cw.cells:
+        assert " s · " in c.caption.text() and "style" in c.caption.text()
+    # the grid's views move together
+    cw.cells[0].view.set_zoom(3.0)
+    assert all(abs(c.view.zoom() - 3.0) < 1e-6 for c in cw.cells)
+    cw.cells[1].keep.click()
+    assert window.doc.kept == [cw.cells[1].entry]
+
+
+# ---------------------------------------------------------------- export
+@pytest.mark.parametrize("suffix, depth", [(".png", 8), (".tif", 16)])
+def test_export_writes_dpi_and_icc(window, qtbot, tmp_path, suffix, depth):
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        window.render()
+    h, w = window.doc.result.image.shape[-2:]
+    out = tmp_path / f"print{suffix}"
+    with qtbot.waitSignal(window.exporter.finished, timeout=60_000):
+        window.export(ExportSettings(out, w, h, 300.0, depth, 95, True))
+    with Image.open(out) as im:
+        assert im.size == (w, h)
+        dpi = im.info.get("dpi")
+        assert dpi is not None and abs(dpi[0] - 300) < 1
+        assert im.info.get("icc_profile"), "no ICC profile embedded"
+        if depth == 16:
+            assert tuple(im.tag_v2.get(258)) == (16, 16, 16)  # 16 bits per channel really written
+
+
+def test_failed_export_leaves_no_file(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        window.render()
+    h, w = window.doc.result.image.shape[-2:]
+    out = tmp_path / "print.jpg"
+    with qtbot.waitSignal(window.exporter.failed, timeout=60_000):
+        window.export(ExportSettings(out, w, h, 300.0, 16, 95, True))  # JPEG cannot hold 16 bits
+    assert list(tmp_path.iterdir()) == []
+    assert "16-bit" in window.last_alert.text()
+
+
+# ---------------------------------------------------------------- projects
+def test_project_round_trips_through_the_editor(window, qtbot, tmp_path):
+    region = window.regions_panel.add_region()
+    window.regions_panel.rename(region, "Dog")
+    window.canvas.set_brush(window.canvas.brush.__class__(size=12, hardness=0.5, opacity=0.8))
+    stroke(window.canvas, [(30, 30), (60, 50), (90, 30)])
+    window.doc.set_region_attr(region, "style", "starry")
+    window.strategy_panel.set_values({**FAST_GATYS, "steps": 77})
+    window.strategy_panel.form.changed.emit()
+    path = tmp_path / "dog.brushwork"
+    assert window.save_to(path)
+    assert "*" not in window.windowTitle()
+
+    other = MainWindow(autosave_s=3600)
+    qtbot.addWidget(other)
+    assert other.open_project(path)
+    r = other.doc.regions[0]
+    assert (r.name, r.style) == ("Dog", "starry")
+    assert np.array_equal(mask_to_array(r.mask), mask_to_array(region.mask))
+    assert other.strategy_panel.strategy() == "gatys"
+    assert other.strategy_panel.values()["steps"] == 77
+    assert [s.name for s in other.doc.styles] == ["starry"]
+    other.close()
+
+
+def test_corrupt_project_gives_a_clear_error_and_keeps_the_session(window, tmp_path):
+    bad = tmp_path / "broken.brushwork"
+    bad.write_bytes(b"PK\x03\x04 definitely not a real zip")
+    regions_before = list(window.doc.regions)
+    assert not window.open_project(bad)
+    assert "not a Brushwork project" in window.last_alert.text()
+    assert window.doc.content_name == "beagle.jpg" and window.doc.regions == regions_before
+
+
+def test_autosave_writes_a_recovery_file_that_opens(window, tmp_path):
+    window.regions_panel.add_region()
+    assert window.autosave.save_now()
+    from engine.project import load_project
+
+    assert [r.name for r in load_project(window.autosave.path).regions] == ["Region 1"]
+
+
+def test_closing_with_unsaved_changes_asks_first(window, monkeypatch):
+    window.regions_panel.add_region()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    assert not window.close()
+    assert window.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert window.close()
+
+
+def test_sample_opens_ready_to_render(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_RECOVERY_DIR", str(tmp_path))
+    from editor.sample import load_sample
+
+    w = MainWindow(autosave_s=3600)
+    qtbot.addWidget(w)
+    w.load(load_sample())
+    assert w.doc.content is not None and len(w.doc.styles) >= 3
+    assert len(w.doc.regions) == 1
+    sky = w.doc.regions[0]
+    m = mask_to_array(sky.mask)
+    assert sky.style and m[5].min() == 255 and m[-5].max() == 0  # the sky is painted, the city is not
+    cls = w.strategy_panel.strategy_class()
+    job = w.doc.build_job(cls.name, w.strategy_panel.params(), cls.honours_regions)
+    assert len(job.regions) == (1 if cls.honours_regions else 0) and job.styles
