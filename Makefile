@@ -33,5 +33,9 @@ test: weights
 bench: weights
 	$(BIN)/python bench/gatys.py
 
+# The README's screenshot: the real window under Xvfb, the bundled sample rendered (apt-get install xvfb).
+screenshot: weights
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m editor.screenshot docs/screenshot.png
+
 clean:
 	rm -rf $(VENV) build *.egg-info
