@@ -127,6 +127,19 @@ def test_text_region_keeps_content_outside(tiny, content):
     assert outside < 1e-3, f"pixels outside the text region moved by up to {outside:.4f}"
 
 
+def test_whole_picture_prompt_with_regions_follows_gaps(tiny, content):
+    region = Region(mask=half_mask(content), style=StyleSource(text="watercolour"), name="left")
+    job = StyleJob(content=content, strategy="clip", params=params(tiny, steps=6), regions=(region,),
+                   styles=(StyleSource(text="neon cyberpunk night"),), size=SIZE)
+    with pytest.warns(UserWarning, match="gaps='global'"):
+        _, kept = run(job)
+    _, styled = run(job.with_(gaps="global"))
+    ref = resize(content, kept.shape[-2:])
+    w = kept.shape[-1]
+    assert (kept - ref)[..., w // 2 + 2:].abs().max() < 1e-3
+    assert (styled - ref)[..., w // 2 + 2:].abs().mean() > 0.005, "gaps='global' left the rest of the picture as it was"
+
+
 def test_text_and_image_regions_in_one_job(tiny, content, style):
     style = resize_long_edge(style, 128)  # Gram targets and metrics stay cheap on a 2-core CPU
     left, right = half_mask(content, True), half_mask(content, False)
@@ -207,6 +220,9 @@ def test_bad_checkpoints_and_tags_are_named(tiny, tmp_path):
     corrupt.write_bytes(b"not a checkpoint at all")
     with pytest.raises(WeightsError, match="corrupt"):
         clip_model.load_clip(tiny, checkpoint=str(corrupt))
+    # A real model name with a checkpoint of another architecture (here the tiny one).
+    with pytest.raises(WeightsError, match="made for another model"):
+        clip_model.load_clip("ViT-B-32", checkpoint=tiny.removeprefix("local-dir:") + "/" + CHECKPOINT_NAME)
     empty = write_config(tmp_path / "noweights")
     with pytest.raises(WeightsError, match="holds no weights"):
         clip_model.load_clip(f"local-dir:{empty}")

@@ -10,6 +10,7 @@ no style covers are composited back from the content, so they stay the photo exa
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Literal
 
@@ -99,6 +100,9 @@ class ClipStrategy(Strategy):
         # Global styles cover the whole picture, or only the gap when regions exist and gaps="global".
         global_mask = None if not has_regions else (rm.gap if job.gaps == "global" else None)
         global_applies = not has_regions or job.gaps == "global"
+        if job.styles and not global_applies:
+            warnings.warn("The job's whole-picture styles are ignored: it has regions and gaps='content' "
+                          "(use gaps='global' to style the rest of the picture with them).", stacklevel=2)
 
         net = features.get(p.net, dev)
         style_layers, content_layer = layers_for(p.net, "classic")

@@ -171,9 +171,14 @@ def load_clip(model: str, pretrained: str = "", checkpoint: str = "", cache_dir:
         if not path.is_file():
             raise WeightsError(f"CLIP checkpoint '{path}' does not exist. Point checkpoint= at the weights file "
                                f"of '{model}' (.safetensors, .bin or .pt).")
-        net = _create(model, load_weights=False)
         try:
-            open_clip.load_checkpoint(net, str(path))
+            if local_dir or model.startswith("hf-hub:"):
+                net = _create(model, load_weights=False)
+                open_clip.load_checkpoint(net, str(path))
+            else:
+                net = _create(model, pretrained=str(path))
+        except InputError:
+            raise
         except Exception as exc:
             raise WeightsError(f"CLIP checkpoint '{path}' could not be loaded into '{model}': it is corrupt or "
                                f"made for another model ({type(exc).__name__}: {str(exc)[:200]}).") from exc
@@ -192,6 +197,15 @@ def load_clip(model: str, pretrained: str = "", checkpoint: str = "", cache_dir:
         except Exception as exc:
             raise WeightsError(f"The CLIP weights in '{folder}' could not be loaded: {str(exc)[:200]}") from exc
         source = str(folder)
+    elif model.startswith("hf-hub:"):
+        try:
+            net = _create(model, cache_dir=cache_dir or None)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise WeightsError(f"CLIP model {model} could not be fetched from the Hugging Face hub ({str(exc)[:160]}). "
+                               "Offline: download that repository's folder elsewhere and use model=local-dir:FOLDER.") from exc
+        source = model
     else:
         if not pretrained:
             raise InputError(f"CLIP model '{model}' needs a pretrained tag or a checkpoint file; "
@@ -217,7 +231,11 @@ def load_clip(model: str, pretrained: str = "", checkpoint: str = "", cache_dir:
             raise WeightsError(f"{missing} ({type(exc).__name__}: {str(exc)[:160]})") from exc
         source = f"{pretrained}"
     net = net.to(device).eval().requires_grad_(False)
-    tokenizer = open_clip.get_tokenizer(model)
+    try:
+        tokenizer = open_clip.get_tokenizer(model, cache_dir=cache_dir or None)
+    except Exception as exc:
+        raise WeightsError(f"The tokenizer of CLIP model '{model}' could not be loaded ({str(exc)[:160]}); "
+                           "models with a Hugging Face tokenizer need it in the local cache.") from exc
     mean, std = _normalisation(net, device)
     return ClipModel(net, tokenizer, mean, std, _image_size(net), f"{model} ({source})")
 
