@@ -162,6 +162,9 @@ class ClipStrategy(Strategy):
             for t, ref in zip(texts, ref_global):
                 g = directional_loss(clip.encode_images(self._box(y, t.box)), ref, t.direction).mean()
                 crops = sample_crops(t.mask, out_hw, p.crops, crop_px, clip.image_size, gen, device=dev)
+                # Each patch's direction starts from the same crop of the content (CLIPstyler uses the
+                # whole content): a region's patches then measure their own change, not the region's
+                # difference from the rest of the photo.
                 with torch.no_grad():
                     ref_crops = clip.encode_images(crops.apply(content))
                 pl = thresholded_mean(directional_loss(clip.encode_images(crops.apply(y)), ref_crops, t.direction),
