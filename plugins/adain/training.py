@@ -47,6 +47,9 @@ class TrainConfig:
     batch: int = 4
     size: int = 256
     lr: float = 1e-4
+    #: linear learning-rate warm-up: Adam's first steps move every weight by about lr, which
+    #: knocks a pretrained decoder (the reconstruction start) far off before it has learnt anything
+    warmup: int = 0
     content_weight: float = 1.0
     style_weight: float = 10.0
     #: where the decoder starts: the reconstruction decoder4 (fast only) or random weights
@@ -58,6 +61,8 @@ class TrainConfig:
     device: str = "cpu"
     #: vgg16 without its weights: tests of the code path only
     random_encoder: bool = False
+    #: the style loss's net: "encoder" = the encoder's own taps (the aux heads for fast), or VGG16
+    loss_net: Literal["encoder", "vgg16"] = "encoder"
 
 
 @dataclass(frozen=True)
@@ -137,17 +142,23 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def adain_losses(encoder: nn.Module, decoder: nn.Module, content: torch.Tensor, style: torch.Tensor,
-                 autocast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(content loss, style loss) of the paper for one batch; both mean squared errors."""
+                 autocast: bool = False, style_net: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(content loss, style loss) of the paper for one batch; both mean squared errors.
+
+    ``style_net`` (default: the encoder itself) supplies the relu1_1..relu4_1 taps of the style loss."""
     dev_type = content.device.type
+    style_net = style_net or encoder
     with torch.no_grad(), torch.autocast(dev_type, dtype=torch.bfloat16, enabled=autocast):
         fc = encoder(content)
-        fs4, style_taps = encoder.taps(style)
+        fs4 = encoder(style)
         target = adain(fc, *mean_std(fs4)).float()
-        style_stats = [mean_std(f) for f in style_taps]
+        style_stats = [mean_std(f) for f in style_net.taps(style)[1]]
     with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=autocast):
         image = decoder(target)
-        g4, g_taps = encoder.taps(image)
+        if style_net is encoder:
+            g4, g_taps = encoder.taps(image)
+        else:
+            g4, g_taps = encoder(image), style_net.taps(image)[1]
     lc = F.mse_loss(g4.float(), target)
     ls = content.new_zeros(())
     for f, (sm, ss) in zip(g_taps, style_stats):
@@ -233,6 +244,9 @@ def train(cfg: TrainConfig, resume: str | None = None, command: str = "",
     encoder = load_encoder(cfg.encoder, random_init=cfg.random_encoder).to(device)
     init = "random" if cfg.encoder == "vgg16" else cfg.init
     decoder = load_decoder(cfg.encoder, prefer=init).to(device).train()  # type: ignore[arg-type]
+    style_net = None
+    if cfg.loss_net == "vgg16" and cfg.encoder != "vgg16":
+        style_net = load_encoder("vgg16", random_init=cfg.random_encoder).to(device)
     opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     start = load_checkpoint(resume, decoder, opt) if resume else 0
     autocast = device.type == "cuda"
@@ -247,7 +261,9 @@ def train(cfg: TrainConfig, resume: str | None = None, command: str = "",
         gen = step_generator(cfg.seed, step)
         c = contents.batch(cfg.batch, gen).to(device)
         s = styles.batch(cfg.batch, gen).to(device)
-        lc, ls = adain_losses(encoder, decoder, c, s, autocast)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(1.0, step / cfg.warmup) if cfg.warmup else cfg.lr
+        lc, ls = adain_losses(encoder, decoder, c, s, autocast, style_net)
         loss = cfg.content_weight * lc + cfg.style_weight * ls
         if not math.isfinite(loss.item()):
             raise RuntimeError(f"loss became {loss.item()} at step {step}; lower --lr or --style-weight")
@@ -277,9 +293,9 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(
         content=args.content, style=args.style, out=args.out, encoder=args.encoder, steps=args.steps,
-        batch=args.batch, size=args.size, lr=args.lr, content_weight=args.content_weight,
+        batch=args.batch, size=args.size, lr=args.lr, warmup=args.warmup, content_weight=args.content_weight,
         style_weight=args.style_weight, init=args.init, seed=args.seed, checkpoint_every=args.checkpoint_every,
-        snapshots=args.snapshots, device=args.device,
+        snapshots=args.snapshots, device=args.device, loss_net=args.loss_net,
     )
     command = "brushwork " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     t0 = time.perf_counter()
@@ -305,10 +321,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--batch", type=int, default=4)
     a.add_argument("--size", type=int, default=256, help="random crop size in px")
     a.add_argument("--lr", type=float, default=1e-4)
+    a.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up over this many steps")
     a.add_argument("--content-weight", type=float, default=1.0)
     a.add_argument("--style-weight", type=float, default=10.0)
     a.add_argument("--init", choices=("reconstruction", "random"), default="reconstruction",
                    help="fast: start from the reconstruction decoder4 or from random weights")
+    a.add_argument("--loss-net", choices=("encoder", "vgg16"), default="encoder",
+                   help="style-loss net: the encoder's own taps (fast: distilled aux heads, cheap) or VGG16")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--checkpoint-every", type=int, default=100)
     a.add_argument("--snapshots", action="store_true", help="keep the decoder at every checkpoint too")
