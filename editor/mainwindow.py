@@ -18,6 +18,8 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
                                QToolBar, QWidget)
 
+from shiboken6 import isValid as shiboken_valid
+
 from engine.errors import BrushworkError, InputError
 from engine.images import load_image
 from engine.project import SUFFIX, Project, load_project, save_project
@@ -286,6 +288,8 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _update_title(self) -> None:
+        if not shiboken_valid(self.doc.undo_stack):  # signals sent while the window is being destroyed
+            return
         name = self.project_path.name if self.project_path else (self.doc.content_name or "Untitled")
         self.setWindowTitle(f"{name}{' *' if self.is_modified() else ''} — Brushwork")
 

@@ -324,3 +324,71 @@ def test_sample_opens_ready_to_render(qtbot, tmp_path, monkeypatch):
     cls = w.strategy_panel.strategy_class()
     job = w.doc.build_job(cls.name, w.strategy_panel.params(), cls.honours_regions)
     assert len(job.regions) == (1 if cls.honours_regions else 0) and job.styles
+
+
+def test_export_at_a_larger_size_renders_again_through_the_engine(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        window.render()
+    h, w = window.doc.result.image.shape[-2:]
+    out = tmp_path / "big.png"
+    steps = []
+    window.exporter.progressed.connect(lambda s, t, stage: steps.append(s))
+    with qtbot.waitSignal(window.exporter.finished, timeout=180_000):
+        window.export(ExportSettings(out, 2 * w, round(2 * h), 150.0, 8, 95, True))
+    with Image.open(out) as im:
+        assert max(im.size) == 2 * w and abs(im.info["dpi"][0] - 150) < 1
+    assert len(steps) > 1, "the re-render sent no progress"
+
+
+def test_dropping_files_opens_content_and_adds_styles(window, content_path, style2_path):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    def drop(widget, path):
+        # offscreen there is no drag in progress, so Qt would not deliver a synthetic drop: call the handler
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                        Qt.KeyboardModifier.NoModifier)
+        widget.dropEvent(ev)
+
+    n = len(window.doc.styles)
+    drop(window.styles_panel.list, style2_path)
+    assert len(window.doc.styles) == n + 1 and window.doc.styles[-1].image is not None
+    window.regions_panel.add_region()
+    drop(window.canvas, content_path)
+    assert window.doc.content_name == content_path.name
+    assert window.doc.content.width() == 1024 and window.doc.regions == []  # old masks do not fit a new picture
+
+
+def test_zoom_and_pan(window, qtbot):
+    c = window.canvas
+    c.actual_size()
+    assert c.zoom() == pytest.approx(1.0)
+    c.zoom_by(16.0)
+    assert c.zoom() == pytest.approx(16.0)
+    c.centerOn(64, 40)
+    before = c.horizontalScrollBar().value()
+    mid = Qt.MouseButton.MiddleButton
+    _mouse(c, QEvent.Type.MouseButtonPress, QPointF(64, 40), buttons=mid, button=mid)
+    _mouse(c, QEvent.Type.MouseMove, QPointF(54, 40), buttons=mid, button=Qt.MouseButton.NoButton)
+    _mouse(c, QEvent.Type.MouseButtonRelease, QPointF(54, 40), buttons=Qt.MouseButton.NoButton, button=mid)
+    assert c.horizontalScrollBar().value() != before  # the middle button pans
+    c.fit()
+    assert c.zoom() > 1.0  # a 128 px picture fills the window
+
+
+def test_recovery_is_offered_after_a_crash(window, qtbot, monkeypatch):
+    from editor.app import offer_recovery
+
+    region = window.regions_panel.add_region()
+    window.regions_panel.rename(region, "Unsaved")
+    assert window.autosave.save_now()
+    fresh = MainWindow(autosave_s=3600)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    offer_recovery(fresh)
+    assert [r.name for r in fresh.doc.regions] == ["Unsaved"]
+    assert fresh.is_modified()  # recovered work is still unsaved work
+    fresh.doc.undo_stack.setClean()
+    fresh._extra_changes = False
+    fresh.close()
