@@ -30,8 +30,10 @@ def caption(entry: ResultEntry) -> str:
         parts.append(f"content {f['content_distance']:.3f}")
     if "ssim" in f:
         parts.append(f"SSIM {f['ssim']:.3f}")
-    if "clip_score" in f:
-        parts.append(f"CLIP {f['clip_score']:.3f}")
+    if "clip_global" in f:  # CLIP directional loss to the prompt: lower = closer to the text
+        parts.append(f"CLIP loss {f['clip_global']:.3f}")
+    shown = {"style_distance", "content_distance", "ssim", "clip_global"}
+    parts += [f"{k.replace('_', ' ')} {v:.3g}" for k, v in f.items() if k not in shown and isinstance(v, (int, float))]
     return " · ".join(parts)
 
 

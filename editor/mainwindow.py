@@ -421,7 +421,12 @@ class MainWindow(QMainWindow):
             return None
         job_id = self.queue.submit(job)
         self._jobs[job_id] = {"kind": "canvas", "variant": variant, "start": time.perf_counter()}
-        self.statusBar().showMessage(f"Queued {variant.label}", 3000)
+        painted = any(r.style and not r.is_empty() for r in self.doc.regions)
+        if painted and not job.regions:
+            self.statusBar().showMessage(f"{variant.label} does not honour regions: the whole picture gets the ticked "
+                                         "styles. Pick a strategy that does (e.g. Regions) to use them.", 8000)
+        else:
+            self.statusBar().showMessage(f"Queued {variant.label}", 3000)
         return job_id
 
     def ask_compare(self) -> None:

@@ -392,3 +392,30 @@ def test_recovery_is_offered_after_a_crash(window, qtbot, monkeypatch):
     fresh.doc.undo_stack.setClean()
     fresh._extra_changes = False
     fresh.close()
+
+
+def test_jobs_queue_one_after_another(window, qtbot):
+    order = []
+    window.queue.started.connect(lambda job_id, _job: order.append(("start", job_id)))
+    window.queue.finished.connect(lambda job_id, _r: order.append(("end", job_id)))
+    first = window.render()
+    second = window.render()
+    qtbot.waitUntil(lambda: ("end", second) in order, timeout=180_000)
+    assert order == [("start", first), ("end", first), ("start", second), ("end", second)]
+
+
+def test_export_dialog_sizes_prints_in_cm_and_inches(qtbot, tmp_path):
+    from editor.export_dialog import ExportDialog
+
+    d = ExportDialog((400, 600), tmp_path / "out.png")
+    qtbot.addWidget(d)
+    assert d.pixel_size() == (600, 400)  # defaults to the result's own size
+    d.by_print.setChecked(True)
+    d.print_w.setValue(10.0)
+    d.dpi.setValue(300)
+    assert d.pixel_size() == (1181, 787)  # 10 cm at 300 DPI, aspect kept
+    d.unit.setCurrentIndex(d.unit.findData("in"))
+    assert d.pixel_size() == (3000, 2000)
+    d.format.setCurrentIndex(2)  # TIFF 16-bit
+    s = d.settings()
+    assert s.path.suffix == ".tif" and s.bit_depth == 16 and s.dpi == 300 and s.icc
