@@ -431,7 +431,9 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     optimizer = getattr(p, "optimizer", "lbfgs")
     for t in layout.tiles:
         ctx.check()
-        x0 = upsampled.crop(t.context).to(dev)
+        blender.flush_above(t.box.y0)
+        known_px, known = blender.peek(t.context)
+        x0 = _from_neighbours(upsampled.crop(t.context), known_px, known).to(dev)
         tile_terms = [StyleTerm(term.grams, None if m is None else m.crop(t.context)[0, 0].to(dev), term.weight)
                       for term, m in zip(terms, masks)]
         tile_terms = [tt for tt in tile_terms if tt.mask is None or float(tt.mask.sum()) > 0.5] or tile_terms[:1]
@@ -440,12 +442,15 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
                                    getattr(p, "tv_weight", 2.0))
         x = x0
         if steps > 0:
-            run = optimise(x0, objective, _Quiet(ctx), steps, optimizer, getattr(p, "lr", 0.02))
+            # Pixels the neighbours already refined stay as they are: this tile continues their
+            # brush marks instead of painting its own over them (which the cross-fade would blur).
+            held = _Held(objective, x0, torch.from_numpy(known)[None, None].to(x0))
+            run = optimise(x0, held, _Quiet(ctx), steps, optimizer, getattr(p, "lr", 0.02))
             try:
                 while True:
                     next(run)
             except StopIteration as stop:
-                x = stop.value
+                x = held.compose(stop.value)
         if photo is not None:
             x = preserve("luminance", x, photo.crop(t.context).to(dev))
         b = t.box.within(t.context)
@@ -455,6 +460,31 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     write_image(blender.close(), path, options.dpi, options.icc, options.quality)
     return ExportReport(Path(path), out_w, out_h, "tiled-refine", n, tile, working,
                         time.perf_counter() - start, dict(result.figures))
+
+
+def _from_neighbours(start: torch.Tensor, known_pixels: np.ndarray, known: np.ndarray) -> torch.Tensor:
+    """A tile's starting image: its neighbours' refined pixels where they exist, else the upsampled result.
+
+    Independently optimised tiles grow different brush marks in their overlap and the cross-fade
+    averages them into a soft band; starting from what is already there, they agree."""
+    if not known.any():
+        return start
+    px = torch.from_numpy(known_pixels).permute(2, 0, 1)[None].to(start)
+    mask = torch.from_numpy(known)[None, None].to(start)
+    return torch.where(mask > 0, px, start)
+
+
+class _Held:
+    """An objective over the free pixels only: ``held`` ones keep their value from ``start``."""
+
+    def __init__(self, objective, start: torch.Tensor, held: torch.Tensor) -> None:
+        self.objective, self.start, self.free = objective, start.detach(), 1.0 - held.float()
+
+    def compose(self, x: torch.Tensor) -> torch.Tensor:
+        return self.free * x + (1 - self.free) * self.start
+
+    def __call__(self, x: torch.Tensor):
+        return self.objective(self.compose(x))
 
 
 class _Quiet(RunContext):

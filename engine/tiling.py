@@ -209,6 +209,28 @@ class StripBlender:
         self.acc[r0:r1, b.x0:b.x1] += pixels * w[..., None]
         self.wsum[r0:r1, b.x0:b.x1] += w
 
+    def peek(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """What earlier tiles already made of ``box``: HxWx3 float pixels and an HxW 'known' mask.
+
+        Rows already written out are read back from the output; rows in the band are the
+        blend so far. A tile optimised from these pixels agrees with its neighbours in the overlap.
+        """
+        pixels = np.zeros((box.h, box.w, 3), np.float32)
+        known = np.zeros((box.h, box.w), bool)
+        done = min(box.y1, self.top)
+        if done > box.y0:
+            pixels[: done - box.y0] = self.out[box.y0:done, box.x0:box.x1] / self.scale
+            known[: done - box.y0] = True
+        lo = max(box.y0, self.top)
+        hi = min(box.y1, self.top + self.band)
+        if hi > lo:
+            acc = self.acc[lo - self.top:hi - self.top, box.x0:box.x1]
+            wsum = self.wsum[lo - self.top:hi - self.top, box.x0:box.x1]
+            has = wsum > 1e-6
+            pixels[lo - box.y0:hi - box.y0][has] = acc[has] / wsum[has][:, None]
+            known[lo - box.y0:hi - box.y0] = has
+        return pixels, known
+
     def close(self) -> np.ndarray:
         self.flush_above(self.out.shape[0])
         return self.out
