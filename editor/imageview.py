@@ -31,6 +31,8 @@ class ImageView(QGraphicsView):
         self._space = False
         self._syncing = False
         self._linked: list[ImageView] = []
+        #: keep fitting the picture to the window until the user zooms
+        self.fitting = True
         self.horizontalScrollBar().valueChanged.connect(lambda _: self._moved())
         self.verticalScrollBar().valueChanged.connect(lambda _: self._moved())
 
@@ -39,6 +41,7 @@ class ImageView(QGraphicsView):
         return self.transform().m11()
 
     def set_zoom(self, factor: float) -> None:
+        self.fitting = False
         factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
         self.setTransform(QTransform.fromScale(factor, factor))
         self.zoomChanged.emit(factor)
@@ -48,12 +51,18 @@ class ImageView(QGraphicsView):
         self.set_zoom(self.zoom() * step)
 
     def fit(self) -> None:
-        rect = self.scene().itemsBoundingRect()
+        rect = self.scene().sceneRect()  # the canvas pins it to the picture; elsewhere it grows with the items
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitting = True
         self.zoomChanged.emit(self.zoom())
         self._moved()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.fitting:
+            self.fit()
 
     def actual_size(self) -> None:
         self.set_zoom(1.0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
+
+from .resources import resource_dir
 
 
 def apply_theme(app: QApplication) -> None:
@@ -23,5 +25,13 @@ def apply_theme(app: QApplication) -> None:
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(120, 120, 120))
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor(120, 120, 120))
     app.setPalette(p)
-    app.setStyleSheet("QDockWidget::title { padding: 4px; background: #3a3a3c; } "
-                      "QToolBar { spacing: 4px; padding: 2px; } QStatusBar QLabel { color: #b0b0b0; }")
+    check = (resource_dir() / "icons" / "check.svg").as_posix()
+    indicator = ("{ width: 13px; height: 13px; border: 1px solid #8a8a8a; border-radius: 2px; background: #2a2a2c; }")
+    checked = f"{{ background: #3c78c8; border-color: #5a96e6; image: url({check}); }}"
+    app.setStyleSheet(
+        "QDockWidget::title { padding: 4px; background: #3a3a3c; } "
+        "QToolBar { spacing: 4px; padding: 2px; } QStatusBar QLabel { color: #b0b0b0; } "
+        # Fusion's check boxes vanish on a dark palette: draw them plainly
+        f"QListView::indicator {indicator} QCheckBox::indicator {indicator} QGroupBox::indicator {indicator} "
+        f"QListView::indicator:checked {checked} QCheckBox::indicator:checked {checked} QGroupBox::indicator:checked {checked}")
+    app.setWindowIcon(QIcon(str(resource_dir() / "icons" / "brushwork.svg")))
