@@ -152,11 +152,12 @@ class RegionsPanel(QWidget):
             self.doc.undo_stack.push(SetRegionAttr(self.doc, r, attr, value))
 
     def _item_edited(self, item: QListWidgetItem) -> None:
+        # read everything first: each push refreshes the list, which deletes ``item``
         r: RegionLayer = item.data(Qt.ItemDataRole.UserRole)
         visible = item.checkState() == Qt.CheckState.Checked
+        name = item.text().strip()
         if visible != r.visible:
             self.doc.undo_stack.push(SetRegionAttr(self.doc, r, "visible", visible, f"{'Show' if visible else 'Hide'} '{r.name}'"))
-        name = item.text().strip()
         if name and name != r.name:
             self.doc.undo_stack.push(SetRegionAttr(self.doc, r, "name", name, f"Rename '{r.name}' to '{name}'"))
 

@@ -125,9 +125,16 @@ def test_region_edits_are_undoable(window):
     region = panel.add_region()
     panel.rename(region, "Sky")
     panel.recolour(region, QColor("#00ff00"))
+    item = panel.list.item(0)
+    item.setCheckState(Qt.CheckState.Unchecked)  # hide it, as a click on its check box does
+    assert region.visible is False and not window.canvas._overlays[region.id].isVisible()
     panel.remove_selected()
     assert window.doc.regions == []
-    for _ in range(3):
+    window.doc.undo_stack.undo()
+    assert region in window.doc.regions
+    window.doc.undo_stack.undo()
+    assert region.visible and window.canvas._overlays[region.id].isVisible()
+    for _ in range(2):
         window.doc.undo_stack.undo()
     assert window.doc.regions == [region]
     assert region.name.startswith("Region") and region.colour.name() != "#00ff00"
