@@ -249,3 +249,13 @@ def test_pyramid_canvas_moves_large_areas_faster_than_pixels(content):
         errors[name] = (canvas.image() - target).abs().mean().item()
     assert len(PyramidCanvas(base).levels) == 3  # 48 px short side: 48, 24, 12 (the coarsest >= 8 px)
     assert errors["pyramid"] < 0.6 * errors["pixels"], errors
+
+
+def test_same_seed_same_picture(tiny, content):
+    job = StyleJob(content=content, strategy="clip", params=params(tiny, steps=3),
+                   styles=(StyleSource(text="pencil drawing"),), size=48, seed=7)
+    _, a = run(job)
+    _, b = run(job)
+    _, c = run(job.with_(seed=8))
+    assert torch.equal(a, b)
+    assert (a - c).abs().max() > 1e-4
