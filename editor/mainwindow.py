@@ -577,21 +577,39 @@ class MainWindow(QMainWindow):
         stack.endMacro()
 
     def grow_scribbles(self) -> None:
-        """Treat each region's painted strokes as scribbles and let the segmenter complete the masks."""
+        """Treat each region's painted strokes as scribbles and let the segmenter complete the masks.
+
+        The scribbles go to the segmenter as the CLI's scribble PNG (one colour per region on black);
+        each returned mask goes back to the region whose scribbles it covers most, whatever its order.
+        """
         content = self.doc.content_tensor()
         regions = [r for r in self.doc.regions if not r.is_empty()]
         if content is None or len(regions) < 2:
             self.alert("Grow scribbles", "Scribble at least two regions first.",
                        "Paint a few rough strokes in each region, then grow them.")
             return
+        import tempfile
+
+        from PIL import Image
+
+        h, w = content.shape[-2:]
+        scribble = np.zeros((h, w, 3), np.uint8)
+        inside = []
+        for k, r in enumerate(regions):
+            on = mask_to_tensor(r.mask).numpy() > 0.5
+            colour = r.colour.getRgb()[:3]
+            if colour == (0, 0, 0) or any(colour == regions[j].colour.getRgb()[:3] for j in range(k)):
+                colour = (40 + 50 * k % 216, 255 - 37 * k % 200, 90 + 71 * k % 160)  # scribble colours must differ
+            scribble[on] = colour
+            inside.append(torch.from_numpy(on))
         try:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            seg = segmenters.get("scribbles")()
-            labels = np.zeros(tuple(content.shape[-2:]), dtype=np.int64)
-            for k, r in enumerate(regions, start=1):
-                labels[mask_to_tensor(r.mask).numpy() > 0.5] = k
-            key = seg.inputs[0] if seg.inputs else "scribbles"
-            masks = seg.segment(content, {key: torch.from_numpy(labels)})
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "scribbles.png"
+                Image.fromarray(scribble).save(path)
+                seg = segmenters.get("scribbles")()
+                key = seg.inputs[0] if seg.inputs else "scribbles"
+                masks = seg.segment(content, {key: str(path)})
         except Exception as exc:
             self.alert("Grow scribbles failed", *explain(exc))
             return
@@ -599,8 +617,9 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
         stack = self.doc.undo_stack
         stack.beginMacro("Grow scribbles")
-        for r, m in zip(regions, masks):
-            stack.push(MaskEdit(self.doc, r, r.mask.copy(), tensor_to_mask(m), "Grow"))
+        for r, on in zip(regions, inside):
+            best = max(masks, key=lambda m: float(m[on].mean()) if on.any() else 0.0)
+            stack.push(MaskEdit(self.doc, r, r.mask.copy(), tensor_to_mask(best), "Grow"))
         stack.endMacro()
 
     # ================================================================ closing

@@ -426,3 +426,66 @@ def test_export_dialog_sizes_prints_in_cm_and_inches(qtbot, tmp_path):
     d.format.setCurrentIndex(2)  # TIFF 16-bit
     s = d.settings()
     assert s.path.suffix == ".tif" and s.bit_depth == 16 and s.dpi == 300 and s.icc
+
+
+def _stub_segmenters(monkeypatch):
+    """Two tiny segmenters registered in-process, to check the editor's wiring (the real ones have their own tests)."""
+    from dataclasses import dataclass
+
+    from engine.registry import segmenters
+    from engine.segmenter import Segmenter
+
+    @dataclass(frozen=True)
+    class NoParams:
+        pass
+
+    class Halves(Segmenter):
+        name, Params = "clusters", NoParams
+
+        def compute(self, image, params, inputs):
+            w = image.shape[-1]
+            left = torch.zeros(image.shape[-2:])
+            left[:, : w // 2] = 1
+            return [left, 1 - left]
+
+    class NearestColumn(Segmenter):
+        """Each pixel joins the scribble colour whose strokes sit nearest in x; masks in reverse colour order."""
+
+        name, Params, inputs = "scribbles", NoParams, ("scribbles",)
+
+        def compute(self, image, params, inputs):
+            arr = np.asarray(Image.open(inputs["scribbles"]).convert("RGB")).astype(np.int64)
+            codes = arr[..., 0] * 65536 + arr[..., 1] * 256 + arr[..., 2]
+            colours = sorted(set(np.unique(codes)) - {0})
+            xs = [np.nonzero(codes == c)[1].mean() for c in colours]
+            col = np.arange(codes.shape[1])
+            nearest = np.argmin(np.abs(col[None, :] - np.array(xs)[:, None]), axis=0)
+            masks = [torch.from_numpy(np.broadcast_to(nearest == i, codes.shape).astype(np.float32)) for i in range(len(colours))]
+            return masks[::-1]
+
+    table = segmenters._load()
+    monkeypatch.setitem(table, "clusters", Halves)
+    monkeypatch.setitem(table, "scribbles", NearestColumn)
+
+
+def test_auto_regions_and_scribble_growing_are_undoable(window, monkeypatch):
+    _stub_segmenters(monkeypatch)
+    window.auto_regions()
+    assert [r.name for r in window.doc.regions] == ["Auto 1", "Auto 2"]
+    left = mask_to_array(window.doc.regions[0].mask)
+    assert left[:, :60].min() == 255 and left[:, 70:].max() == 0
+    window.doc.undo_stack.undo()  # one step removes them all
+    assert window.doc.regions == []
+
+    a, b = window.regions_panel.add_region(), window.regions_panel.add_region()
+    window.canvas.set_brush(window.canvas.brush.__class__(size=6, hardness=1.0, opacity=1.0))
+    window.regions_panel.select(a)
+    stroke(window.canvas, [(10, 20), (10, 60)])
+    window.regions_panel.select(b)
+    stroke(window.canvas, [(110, 20), (110, 60)])
+    window.grow_scribbles()
+    ma, mb = mask_to_array(a.mask), mask_to_array(b.mask)
+    assert ma[:, :55].min() == 255 and ma[:, 65:].max() == 0  # a (left scribble) grew over the left half
+    assert mb[:, 65:].min() == 255 and mb[:, :55].max() == 0
+    window.doc.undo_stack.undo()
+    assert mask_to_array(a.mask)[:, 40].max() == 0  # back to the scribble only
