@@ -230,6 +230,23 @@ def test_bad_checkpoints_and_tags_are_named(tiny, tmp_path):
         clip_model.load_clip("ViT-B-32", pretrained="nonsense")
     with pytest.raises(InputError, match="Unknown CLIP model"):
         clip_model.load_clip("ViT-Nope-1", pretrained="x")
+    with pytest.raises(InputError, match="could not be built"):
+        clip_model.load_clip(f"local-dir:{tmp_path / 'no-such-folder'}")
+
+
+def test_hub_models_offline_say_how_to_use_a_local_folder(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsError, match="local-dir:FOLDER"):
+        clip_model.load_clip("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", cache_dir=str(tmp_path))
+
+
+def test_empty_source_prompt_is_refused(tiny, content):
+    job = StyleJob(content=content, strategy="clip", params=params(tiny, steps=1), styles=(StyleSource(text="ink"),),
+                   size=SIZE, metadata={"source_prompt": "   "})
+    with pytest.raises(InputError, match="source prompt is empty"):
+        run_job(job, RunContext("cpu"))
 
 
 def test_pyramid_canvas_moves_large_areas_faster_than_pixels(content):
