@@ -34,20 +34,22 @@ MARGIN = 64
 BYTES_PER_PIXEL = {"fast": 700, "vgg16": 2600}
 
 
-def _cells(interior: Box) -> tuple[slice, slice]:
-    """Feature cells (of a context aligned to DOWNSAMPLE) whose centre pixel lies in ``interior``.
+def _cells(interior: Box, hw: tuple[int, int]) -> tuple[slice, slice]:
+    """Feature cells of an ``hw`` context (aligned to DOWNSAMPLE) whose centre pixel lies in ``interior``.
 
-    Interiors partition the picture, so every cell is counted by exactly one tile.
+    Interiors partition the picture, so every cell is counted by exactly one tile. An interior
+    that reaches the picture's edge also takes the cells over the reflect padding, as a whole
+    pass counts them.
     """
     d = DOWNSAMPLE
 
-    def axis(a: int, b: int) -> slice:
+    def axis(a: int, b: int, n: int) -> slice:
         # cell i covers pixels [i*d, i*d + d) of the context; its centre i*d + d/2 in [a, b)
         lo = max(0, -(-(2 * a - d) // (2 * d)))
-        hi = max(lo, -(-(2 * b - d) // (2 * d)))
+        hi = -(-n // d) if b >= n else max(lo, -(-(2 * b - d) // (2 * d)))
         return slice(lo, hi)
 
-    return axis(interior.y0, interior.y1), axis(interior.x0, interior.x1)
+    return axis(interior.y0, interior.y1, hw[0]), axis(interior.x0, interior.x1, hw[1])
 
 
 def _sums(feat: torch.Tensor, weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -132,7 +134,7 @@ class AdaINTiles:
             for t in layout.tiles:
                 self.ctx.check()
                 f = self._encode(source.crop(t.context))
-                ys, xs = _cells(t.interior.within(t.context))
+                ys, xs = _cells(t.interior.within(t.context), (t.context.h, t.context.w))
                 for k, v in _sums(f[..., ys, xs]).items():
                     totals[k] = totals[k] + v if k in totals else v
         return StyleStats(*_stats(totals["s1"], totals["s2"], totals["n"]))
@@ -149,7 +151,7 @@ class AdaINTiles:
 
     def measure(self, context_pixels: torch.Tensor, interior: Box, context: Box) -> dict[str, torch.Tensor]:
         f = self._encode(context_pixels)
-        ys, xs = _cells(interior)
+        ys, xs = _cells(interior, tuple(context_pixels.shape[-2:]))
         cells = f[..., ys, xs]
         sums = {f"all.{k}": v for k, v in _sums(cells).items()}
         if self.regions:
