@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRect, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QRadialGradient
 from PySide6.QtCore import Qt
 
@@ -36,6 +36,8 @@ class Stroke:
         self.brush = brush
         self.erase = erase
         self.buffer = empty_mask(before.width(), before.height())
+        #: the mask with the stroke so far laid on; updated only where new dabs landed
+        self.working = before.copy()
         self.last: QPointF | None = None
         self._carry = 0.0  # distance walked since the last dab
 
@@ -48,11 +50,13 @@ class Stroke:
         painter.setBrush(grad)
         painter.drawEllipse(p, r, r)
 
-    def add(self, p: QPointF) -> None:
+    def add(self, p: QPointF) -> QRect:
+        """Lay dabs from the last point to ``p``; returns the rectangle of the mask that changed."""
         spacing = max(0.5, self.brush.size * 0.12)
         painter = QPainter(self.buffer)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
+        start = self.last if self.last is not None else p
         if self.last is None:
             self._dab(painter, p)
         else:
@@ -65,17 +69,30 @@ class Stroke:
             self._carry = length - (t - spacing)
         painter.end()
         self.last = p
+        r = self.brush.size / 2 + 2
+        dirty = QRectF(QPointF(min(start.x(), p.x()) - r, min(start.y(), p.y()) - r),
+                       QPointF(max(start.x(), p.x()) + r, max(start.y(), p.y()) + r)).toAlignedRect()
+        dirty = dirty.intersected(self.buffer.rect())
+        self._composite(dirty)
+        return dirty
+
+    def _composite(self, rect: QRect) -> None:
+        """working = before with the stroke laid on at the stroke's opacity, inside ``rect`` only."""
+        if rect.isEmpty():
+            return
+        painter = QPainter(self.working)
+        painter.setClipRect(rect)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(rect, self.before, rect)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut if self.erase
+                                   else QPainter.CompositionMode.CompositionMode_SourceOver)
+        painter.setOpacity(self.brush.opacity)
+        painter.drawImage(rect, self.buffer, rect)
+        painter.end()
 
     def result(self) -> QImage:
-        """The mask as it is with this stroke laid on."""
-        out = self.before.copy()
-        painter = QPainter(out)
-        painter.setOpacity(self.brush.opacity)
-        if self.erase:
-            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
-        painter.drawImage(0, 0, self.buffer)
-        painter.end()
-        return out
+        """The mask as it is with this stroke laid on (a copy)."""
+        return self.working.copy()
 
 
 def _runs(row: np.ndarray) -> list[tuple[int, int]]:

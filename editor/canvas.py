@@ -10,9 +10,9 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPixmapItem, QWidget
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem, QWidget
 
 from .brush import BrushSettings, Stroke, fill_mask, flood_region
 from .conversions import empty_mask, tensor_to_qimage, image_array
@@ -36,6 +36,43 @@ def coloured_overlay(mask: QImage, colour: QColor) -> QImage:
     p.drawImage(0, 0, mask)
     p.end()
     return out
+
+
+class OverlayItem(QGraphicsItem):
+    """A region's mask drawn in its colour. Painting updates only the changed rectangle, so a
+    stroke on a 4000 px picture costs what the brush covers, not the whole picture."""
+
+    def __init__(self, mask: QImage, colour: QColor) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self.colour = QColor(colour)
+        self.image = coloured_overlay(mask, self.colour)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self.image.rect())
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        r = option.exposedRect.toAlignedRect().intersected(self.image.rect())
+        if not r.isEmpty():
+            painter.drawImage(r, self.image, r)
+
+    def reset(self, mask: QImage, colour: QColor) -> None:
+        if mask.size() != self.image.size():
+            self.prepareGeometryChange()
+        self.colour = QColor(colour)
+        self.image = coloured_overlay(mask, self.colour)
+        self.update()
+
+    def refresh(self, mask: QImage, rect: QRect) -> None:
+        """Recolour ``rect`` from ``mask``."""
+        p = QPainter(self.image)
+        p.setClipRect(rect)
+        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        p.fillRect(rect, self.colour)
+        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
+        p.drawImage(rect, mask, rect)
+        p.end()
+        self.update(QRectF(rect))
 
 
 class Canvas(ImageView):
@@ -73,7 +110,7 @@ class Canvas(ImageView):
         self.cursor_item.setVisible(False)
         for item in (self.content_item, self.result_item, self.cursor_item):
             self.scene().addItem(item)
-        self._overlays: dict[int, QGraphicsPixmapItem] = {}
+        self._overlays: dict[int, OverlayItem] = {}
         doc.contentChanged.connect(self._content_changed)
         doc.regionsChanged.connect(self.rebuild_overlays)
         doc.maskChanged.connect(self._refresh_overlay)
@@ -112,7 +149,7 @@ class Canvas(ImageView):
             self.scene().removeItem(item)
         self._overlays = {}
         for i, r in enumerate(self.doc.regions):
-            item = QGraphicsPixmapItem()
+            item = OverlayItem(r.mask, r.colour)
             item.setZValue(2 + i * 0.01)
             self.scene().addItem(item)
             self._overlays[r.id] = item
@@ -124,7 +161,7 @@ class Canvas(ImageView):
         item = self._overlays.get(region.id)
         if item is None:
             return
-        item.setPixmap(QPixmap.fromImage(coloured_overlay(region.mask, region.colour)))
+        item.reset(region.mask, region.colour)
         item.setOpacity(self.overlay_opacity)
         item.setVisible(region.visible)
 
@@ -179,9 +216,11 @@ class Canvas(ImageView):
     def continue_stroke(self, p: QPointF) -> None:
         if self._stroke is None or self._stroke_region is None:
             return
-        self._stroke.add(p)
-        self._stroke_region.mask = self._stroke.result()
-        self._refresh_overlay(self._stroke_region)
+        dirty = self._stroke.add(p)
+        self._stroke_region.mask = self._stroke.working
+        item = self._overlays.get(self._stroke_region.id)
+        if item is not None:
+            item.refresh(self._stroke.working, dirty)
 
     def end_stroke(self) -> None:
         if self._stroke is None or self._stroke_region is None:

@@ -8,6 +8,7 @@ deletes it, so a recovery file found at start-up means the last session did not 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer
@@ -30,20 +31,37 @@ class Autosave(QObject):
         self.path = recovery_path()
         self.timer = QTimer(self)
         self.timer.setInterval(int(interval_s * 1000))
-        self.timer.timeout.connect(self.save_now)
+        self._thread: threading.Thread | None = None
+        self.timer.timeout.connect(lambda: self.save_now(wait=False))
         self.timer.start()
 
-    def save_now(self) -> bool:
-        """Write the recovery file if there is anything unsaved; True when written."""
+    def save_now(self, wait: bool = True) -> bool:
+        """Write the recovery file if there is anything unsaved; True when a save was started.
+
+        The snapshot is taken here (GUI thread); encoding and writing (a second or two for a
+        large picture) run on a thread so the artist's stroke never stalls on an autosave.
+        """
         if self.doc.content is None or self.doc.undo_stack.isClean():
             return False
-        try:
-            save_project(self.doc.to_project(), self.path)
-        except Exception:  # autosave must never interrupt the artist
-            return False
+        if self._thread is not None and self._thread.is_alive():
+            return False  # the previous autosave is still writing
+        snapshot = self.doc.to_project()
+
+        def write() -> None:
+            try:
+                save_project(snapshot, self.path)
+            except Exception:  # autosave must never interrupt the artist
+                pass
+
+        self._thread = threading.Thread(target=write, name="brushwork-autosave", daemon=True)
+        self._thread.start()
+        if wait:
+            self._thread.join()
         return True
 
     def discard(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
         self.path.unlink(missing_ok=True)
 
 
