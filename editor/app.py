@@ -15,8 +15,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def offer_recovery(window) -> None:
-    """After a crash the recovery file is still there: offer to restore it."""
+def offer_recovery(window) -> bool:
+    """After a crash the recovery file is still there: offer to restore it; True if restored."""
     from PySide6.QtWidgets import QMessageBox
 
     from engine.errors import BrushworkError
@@ -25,7 +25,7 @@ def offer_recovery(window) -> None:
 
     path = pending_recovery()
     if path is None:
-        return
+        return False
     answer = QMessageBox.question(window, "Recover unsaved work?",
                                   "Brushwork did not close normally last time. Restore the autosaved session?",
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
@@ -33,10 +33,11 @@ def offer_recovery(window) -> None:
         try:
             window.load(read_recovery(path))
             window._changed()
-            return
+            return True
         except BrushworkError as exc:
             window.alert("Recovery failed", str(exc), "The recovery file was damaged; it has been removed.")
     path.unlink(missing_ok=True)
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,14 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Brushwork")
     apply_theme(app)
     window = MainWindow()
-    if not args.no_recovery:
-        offer_recovery(window)
-    if args.sample:
+    window.show()
+    if not args.no_recovery and offer_recovery(window):
+        pass  # the recovered session wins over --sample or a path
+    elif args.sample:
         window.load(load_sample())
     elif args.path:
         p = Path(args.path)
         window.open_project(p) if p.suffix == ".brushwork" else window.open_image(p)
-    window.show()
     return app.exec()
 
 
