@@ -307,6 +307,11 @@ def _tile_side(device: torch.device, bytes_per_pixel: int, margin: int, options:
     return max(2 * options.overlap + multiple, (ctx_side - 2 * margin) // multiple * multiple)
 
 
+def _overlap(tile: int, options: ExportOptions) -> int:
+    """The asked-for overlap, narrowed for small tiles (a user's --tile 128 must not fail on the default)."""
+    return max(0, min(options.overlap, tile // 4))
+
+
 def working_size(job: StyleJob, device: torch.device, options: ExportOptions = ExportOptions()) -> int:
     """Long edge of the optimisation pass: the user's choice, else what the memory budget and device allow."""
     if options.working_size is not None:
@@ -334,7 +339,7 @@ def _single(job, path, options, ctx, on_event, start) -> ExportReport:
 def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) -> ExportReport:
     dev = ctx.device
     out_h, out_w = job.output_hw
-    layout = plan_tiles(out_h, out_w, tile, options.overlap, renderer.margin, renderer.multiple)
+    layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), renderer.margin, renderer.multiple)
     source = TileSource(job.content, (out_h, out_w))
     n = len(layout.tiles)
     totals: dict[str, torch.Tensor] = {}
@@ -420,7 +425,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     style_layers, content_layer = layers_for(net_name, getattr(p, "layers", "classic"))
     terms = _refine_targets(job, net, work_img, style_layers, dev)
     tile = _tile_side(dev, REFINE_BYTES_PER_PIXEL.get(net_name, 6000), REFINE_MARGIN, options, 8)
-    layout = plan_tiles(out_h, out_w, tile, options.overlap, REFINE_MARGIN, 1)
+    layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), REFINE_MARGIN, 1)
     upsampled = TileSource(work_img, (out_h, out_w))
     photo = TileSource(job.content, (out_h, out_w)) if getattr(p, "colour", "none") == "luminance" else None
     masks = [TileSource(t.mask[None, None].float(), (out_h, out_w)) if t.mask is not None else None for t in terms]
