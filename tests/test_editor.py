@@ -489,3 +489,19 @@ def test_auto_regions_and_scribble_growing_are_undoable(window, monkeypatch):
     assert mb[:, 65:].min() == 255 and mb[:, :55].max() == 0
     window.doc.undo_stack.undo()
     assert mask_to_array(a.mask)[:, 40].max() == 0  # back to the scribble only
+
+
+def test_missing_weights_say_how_to_fetch_them_and_the_session_goes_on(window, qtbot, monkeypatch, tmp_path):
+    from engine import features, weights
+
+    with monkeypatch.context() as m:
+        m.setattr(weights, "search_dirs", lambda explicit=None: [tmp_path / "empty"])
+        m.setattr(features, "_cache", {})
+        with qtbot.waitSignal(window.queue.failed, timeout=60_000) as blocker:
+            window.render()
+    _job_id, message, fix = blocker.args
+    assert "missing" in message and "weights fetch" in fix
+    assert window.doc.result is None and "weights fetch" in window.job_panel.error.text()
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        window.render()
+    assert window.doc.result is not None
