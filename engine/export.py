@@ -30,7 +30,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import torch
 
-from .errors import BrushworkError, InputError
+from .errors import BrushworkError, DeviceError, InputError
 from .images import atomic_write
 from .job import StyleJob
 from .strategy import Event, Progress, RunContext
@@ -276,14 +276,16 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
     out_h, out_w = job.output_hw
     tileable = bool(getattr(strategy_cls, "tileable", False)) and hasattr(strategy_cls, "tile_renderer")
     try:
+        if options.tiled is False:
+            return _single(job, fmt_path, options, ctx, on_event, start)
         if tileable:
             renderer = strategy_cls().tile_renderer(job, ctx)
             tile = _tile_side(ctx.device, renderer.bytes_per_pixel, renderer.margin, options, renderer.multiple)
-            if options.tiled is False or (options.tiled is None and out_h <= tile and out_w <= tile):
+            if options.tiled is None and out_h <= tile and out_w <= tile:
                 return _single(job, fmt_path, options, ctx, on_event, start)
             return _feedforward(job, renderer, tile, fmt_path, options, ctx, on_event, start)
         working = working_size(job, ctx.device, options)
-        if options.tiled is False or (options.tiled is None and max(out_h, out_w) <= working):
+        if options.tiled is None and max(out_h, out_w) <= working:
             return _single(job, fmt_path, options, ctx, on_event, start)
         return _refine(job, working, fmt_path, options, ctx, on_event, start)
     except BrushworkError:
@@ -292,7 +294,9 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
         from .runner import _is_oom
 
         if _is_oom(exc):
-            raise BrushworkError(
+            if ctx.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise DeviceError(
                 f"Out of memory on {ctx.device} while exporting {out_w}x{out_h}: set a smaller tile size "
                 "or working size; nothing was written.") from exc
         raise
