@@ -131,7 +131,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         bar.close()
     figs = ", ".join(f"{k} {v:.3f}" for k, v in report.figures.items())
     how = "" if report.method == "single" else f" [{report.method}: {report.tiles} tiles of {report.tile_size} px]"
-    print(f"wrote {out} ({report.width}x{report.height}){how} in {report.seconds:.1f} s; {figs}")
+    print(f"wrote {out} ({report.width}x{report.height}){how} in {report.seconds:.1f} s" + (f"; {figs}" if figs else ""))
     return 0
 
 
