@@ -46,10 +46,12 @@ class JobPanel(QWidget):
         self.doc = doc
         layout = QVBoxLayout(self)
         self.stage = QLabel("Idle")
+        self.stage.setWordWrap(True)  # long captions wrap instead of widening the dock
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.eta = QLabel("")
+        self.eta.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
         self.cancel_button = QPushButton("Cancel")
@@ -68,6 +70,9 @@ class JobPanel(QWidget):
         layout.addWidget(QLabel("Kept results"))
         self.kept = QListWidget()
         self.kept.setIconSize(QSize(48, 48))
+        self.kept.setWordWrap(True)
+        self.kept.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.kept.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.kept.setToolTip("Click to show on the canvas. Keep results from the Render menu or Compare.")
         layout.addWidget(self.kept, 1)
         self.cancel_button.clicked.connect(self.cancelRequested)
