@@ -1,0 +1,101 @@
+"""The segmenter API: plugins that split an image into soft region masks.
+
+Segmenters are the second plugin kind (entry-point group ``brushwork.segmenters``). The
+artist gets masks to paint styles into instead of drawing every region by hand; the CLI's
+``brushwork segment`` and the editor both go through :meth:`Segmenter.segment`, so every
+segmenter is checked the same way (mask count, size, range, coverage) before anyone sees it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import params as params_mod
+from .errors import InputError
+from .images import atomic_write
+
+
+class Segmenter:
+    """Base class. Subclasses set the class attributes and implement :meth:`compute`."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: a frozen dataclass declared with :func:`engine.params.param`
+    Params: ClassVar[type]
+    #: option names that carry data (a scribble file or array), not parameters; passed through as-is
+    inputs: ClassVar[tuple[str, ...]] = ()
+
+    def compute(self, image: torch.Tensor, params: Any, inputs: Mapping[str, Any]) -> list[torch.Tensor]:
+        """Soft masks (HxW float in [0,1]) for a 1x3xHxW image; implemented by each plugin."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def params(self, options: Mapping[str, Any] | Any | None = None) -> Any:
+        """A validated Params from a Params instance or a mapping (CLI strings are parsed)."""
+        if options is not None and isinstance(options, self.Params):
+            return params_mod.validate(options)
+        values = {k: v for k, v in dict(options or {}).items() if k not in self.inputs}
+        return params_mod.make(self.Params, values)
+
+    def segment(self, image: torch.Tensor, options: Mapping[str, Any] | Any | None = None) -> list[torch.Tensor]:
+        """HxW soft masks for ``image`` (1x3xHxW float in [0,1]), at the image's size.
+
+        ``options`` holds parameter values (strings are parsed) and this segmenter's ``inputs``.
+        """
+        if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[:2] != (1, 3):
+            raise InputError(f"A segmenter takes a 1x3xHxW image, got {tuple(getattr(image, 'shape', ()))}.")
+        if min(image.shape[-2:]) < 16:
+            raise InputError(f"The image is too small to segment ({image.shape[-1]}x{image.shape[-2]}); use at least 16x16.")
+        inputs = {k: v for k, v in dict(options or {}).items() if k in self.inputs} if isinstance(options, Mapping) else {}
+        p = self.params(options)
+        with torch.no_grad():
+            image = image.detach().float().cpu().clamp(0, 1)
+        masks = self.compute(image, p, inputs)
+        return self._checked(masks, tuple(image.shape[-2:]))
+
+    def _checked(self, masks: list[torch.Tensor], hw: tuple[int, int]) -> list[torch.Tensor]:
+        """Every plugin's output obeys the same contract; a violation is a plugin bug, said plainly."""
+        if not masks:
+            raise RuntimeError(f"Segmenter '{self.name}' returned no masks.")
+        out = []
+        for i, m in enumerate(masks):
+            if m.dim() != 2 or tuple(m.shape) != hw:
+                raise RuntimeError(f"Segmenter '{self.name}' returned mask {i} of shape {tuple(m.shape)}, expected {hw}.")
+            if not torch.isfinite(m).all():
+                raise RuntimeError(f"Segmenter '{self.name}' returned mask {i} with NaN or infinite values.")
+            out.append(m.float().clamp(0, 1).contiguous())
+        return out
+
+    def segment_to_dir(self, image: torch.Tensor, options: Mapping[str, Any] | Any | None,
+                       out_dir: str | os.PathLike) -> list[Path]:
+        """Segment and write ``region_1.png`` ... (8-bit grey, white = in the region) into ``out_dir``.
+
+        All masks are computed before the first file is written, and each file is written
+        atomically, so a failure leaves no partial mask behind.
+        """
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"Output for masks must be a folder, but {out} is a file.")
+        masks = self.segment(image, options)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for i, m in enumerate(masks, start=1):
+            im = Image.fromarray((m.numpy() * 255.0 + 0.5).astype(np.uint8), "L")
+            written.append(atomic_write(out / f"region_{i}.png", lambda tmp, im=im: im.save(tmp, format="PNG")))
+        return written
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {
+            "name": cls.name,
+            "title": cls.title,
+            "description": cls.description,
+            "inputs": list(cls.inputs),
+            "params": [s.to_json() for s in params_mod.specs(cls.Params)],
+        }
