@@ -20,7 +20,7 @@ from engine.errors import InputError
 from engine.job import Region, StyleJob, StyleSource
 from engine.project import KeptResult, Project, ProjectRegion, ProjectStyle
 
-from .conversions import empty_mask, mask_to_array, mask_to_tensor, qimage_to_tensor, tensor_to_mask, tensor_to_qimage
+from .conversions import empty_mask, mask_to_array, mask_to_tensor, tensor_to_mask, tensor_to_qimage
 
 #: colours given to new regions in turn (distinct on photos, readable as overlays)
 REGION_COLOURS = ("#e0503c", "#3c8ce0", "#46c35a", "#e0b43c", "#b45ae0", "#3cc8c8", "#e05aa0")

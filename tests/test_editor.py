@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 import numpy as np
 import torch
 from PIL import Image
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -107,8 +107,6 @@ def test_eraser_fill_clear_are_undoable_steps(window):
 
 
 def test_fill_tool_floods_the_clicked_colour_only(window):
-    from editor.document import Document  # noqa: F401 (documentation of where content lives)
-
     img = torch.zeros(1, 3, 60, 80)
     img[..., :, 40:] = 1.0  # left half black, right half white
     window.doc.set_content(img, "halves.png")
