@@ -454,7 +454,9 @@ class MainWindow(QMainWindow):
         return window
 
     def cancel(self) -> None:
+        """Stop the running job, everything queued, and a running export (within a step)."""
         self.queue.cancel()
+        self.exporter.cancel()
 
     def keep_result(self) -> None:
         if self.doc.result is None:

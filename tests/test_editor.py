@@ -503,3 +503,22 @@ def test_missing_weights_say_how_to_fetch_them_and_the_session_goes_on(window, q
     with qtbot.waitSignal(window.queue.finished, timeout=120_000):
         window.render()
     assert window.doc.result is not None
+
+
+def test_cancelled_export_leaves_no_file(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.queue.finished, timeout=120_000):
+        window.render()
+    h, w = window.doc.result.image.shape[-2:]
+    out = tmp_path / "big.png"
+    from dataclasses import replace
+
+    # a re-render uses the params that made the result: make it a long one, so Cancel lands mid-way
+    window.doc.result = replace(window.doc.result, params={**FAST_GATYS, "steps": 5000})
+    steps = []
+    window.exporter.progressed.connect(lambda s, t, stage: steps.append(s))
+    window.export(ExportSettings(out, 2 * w, 2 * h, 300.0, 8, 95, True))
+    qtbot.waitUntil(lambda: bool(steps), timeout=60_000)
+    with qtbot.waitSignal(window.exporter.cancelled, timeout=60_000):
+        window.cancel()
+    window.exporter.wait(10)
+    assert list(tmp_path.iterdir()) == []
