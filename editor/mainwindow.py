@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
                                QToolBar, QWidget)
 
 from shiboken6 import isValid as shiboken_valid
@@ -35,6 +34,7 @@ from .job_panel import JobPanel, caption
 from .jobs import JobQueue, ProgressInfo, explain
 from .recovery import Autosave
 from .regions_panel import RegionsPanel
+from .segmenting import SegmentRunner
 from .strategy_panel import StrategyPanel
 from .styles_panel import IMAGE_FILTER, StylesPanel
 from .undo import AddRegion, MaskEdit
@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.queue = JobQueue(parent=self)
         self.exporter = ExportRunner(self)
+        self.segmenter = SegmentRunner(self)
 
         self.styles_panel = StylesPanel(self.doc)
         self.regions_panel = RegionsPanel(self.doc)
@@ -269,6 +270,8 @@ class MainWindow(QMainWindow):
         self.doc.undo_stack.indexChanged.connect(lambda _: self._update_title())
         for sig in (self.doc.stylesChanged, self.doc.keptChanged):
             sig.connect(self._changed)
+        self.segmenter.finished.connect(self._segment_finished)
+        self.segmenter.failed.connect(self._segment_failed)
         self.exporter.progressed.connect(self._export_progress)
         self.exporter.finished.connect(self._export_finished)
         self.exporter.failed.connect(self._export_failed)
@@ -557,31 +560,26 @@ class MainWindow(QMainWindow):
         self.alert("Export failed", message, fix)
 
     # ================================================================ segmenters
-    def auto_regions(self) -> None:
-        """Replace nothing: add one region per segment the 'clusters' segmenter finds (undoable)."""
+    def auto_regions(self, options: dict | None = None) -> bool:
+        """Add one region per segment the 'clusters' segmenter finds (one undo step), off the GUI thread."""
         content = self.doc.content_tensor()
         if content is None:
             self.alert("No picture", "Open a content image first.")
-            return
-        try:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            masks = segmenters.get("clusters")().segment(content, {})
-        except Exception as exc:
-            self.alert("Auto regions failed", *explain(exc))
-            return
-        finally:
-            QApplication.restoreOverrideCursor()
-        stack = self.doc.undo_stack
-        stack.beginMacro("Auto regions")
-        for i, m in enumerate(masks):
-            region = self.doc.new_region(f"Auto {i + 1}", tensor_to_mask(m))
-            stack.push(AddRegion(self.doc, region))
-        stack.endMacro()
+            return False
 
-    def grow_scribbles(self) -> None:
+        def add(masks: list[torch.Tensor]) -> None:
+            stack = self.doc.undo_stack
+            stack.beginMacro("Auto regions")
+            for i, m in enumerate(masks):
+                stack.push(AddRegion(self.doc, self.doc.new_region(f"Auto {i + 1}", tensor_to_mask(m))))
+            stack.endMacro()
+
+        return self._segment("clusters", content, dict(options or {}), add, "Finding regions…")
+
+    def grow_scribbles(self, options: dict | None = None) -> bool:
         """Treat each region's painted strokes as scribbles and let the segmenter complete the masks.
 
-        The scribbles go to the segmenter as the CLI's scribble PNG (one colour per region on black);
+        The scribbles go to the segmenter as an integer label map (region k = k, 0 = unmarked);
         each returned mask goes back to the region whose scribbles it covers most, whatever its order.
         """
         content = self.doc.content_tensor()
@@ -589,40 +587,49 @@ class MainWindow(QMainWindow):
         if content is None or len(regions) < 2:
             self.alert("Grow scribbles", "Scribble at least two regions first.",
                        "Paint a few rough strokes in each region, then grow them.")
-            return
-        import tempfile
-
-        from PIL import Image
-
-        h, w = content.shape[-2:]
-        scribble = np.zeros((h, w, 3), np.uint8)
+            return False
+        labels = torch.zeros(tuple(content.shape[-2:]), dtype=torch.int64)
         inside = []
-        for k, r in enumerate(regions):
-            on = mask_to_tensor(r.mask).numpy() > 0.5
-            colour = r.colour.getRgb()[:3]
-            if colour == (0, 0, 0) or any(colour == regions[j].colour.getRgb()[:3] for j in range(k)):
-                colour = (40 + 50 * k % 216, 255 - 37 * k % 200, 90 + 71 * k % 160)  # scribble colours must differ
-            scribble[on] = colour
-            inside.append(torch.from_numpy(on))
+        for k, r in enumerate(regions, start=1):
+            on = mask_to_tensor(r.mask) > 0.5
+            labels[on] = k
+            inside.append(on)
+        befores = [r.mask.copy() for r in regions]
+
+        def apply(masks: list[torch.Tensor]) -> None:
+            stack = self.doc.undo_stack
+            stack.beginMacro("Grow scribbles")
+            for r, on, before in zip(regions, inside, befores):
+                if r not in self.doc.regions:
+                    continue  # removed while the segmenter ran
+                best = max(masks, key=lambda m: float(m[on].mean()) if on.any() else 0.0)
+                stack.push(MaskEdit(self.doc, r, before, tensor_to_mask(best), "Grow"))
+            stack.endMacro()
+
         try:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "scribbles.png"
-                Image.fromarray(scribble).save(path)
-                seg = segmenters.get("scribbles")()
-                key = seg.inputs[0] if seg.inputs else "scribbles"
-                masks = seg.segment(content, {key: str(path)})
-        except Exception as exc:
+            key = (segmenters.get("scribbles").inputs or ("scribbles",))[0]
+        except BrushworkError as exc:
             self.alert("Grow scribbles failed", *explain(exc))
-            return
-        finally:
-            QApplication.restoreOverrideCursor()
-        stack = self.doc.undo_stack
-        stack.beginMacro("Grow scribbles")
-        for r, on in zip(regions, inside):
-            best = max(masks, key=lambda m: float(m[on].mean()) if on.any() else 0.0)
-            stack.push(MaskEdit(self.doc, r, r.mask.copy(), tensor_to_mask(best), "Grow"))
-        stack.endMacro()
+            return False
+        return self._segment("scribbles", content, {**dict(options or {}), key: labels}, apply,
+                             "Growing scribbles (trains a small network: up to a minute on a CPU)…")
+
+    def _segment(self, name: str, content: torch.Tensor, options: dict, then, label: str) -> bool:
+        if not self.segmenter.start(name, content, options, then):
+            self.statusBar().showMessage("A segmenter is still running.", 4000)
+            return False
+        self.job_panel.job_started(label, 0)
+        return True
+
+    def _segment_finished(self, masks, then) -> None:
+        then(masks)
+        self.job_panel.job_ended(f"Done: {len(masks)} masks")
+        self.job_panel.queue_idle()
+
+    def _segment_failed(self, message: str, fix: str) -> None:
+        self.job_panel.job_ended("Segmenting failed")
+        self.job_panel.queue_idle()
+        self.alert("Segmenting failed", message, fix)
 
     # ================================================================ closing
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -447,15 +447,15 @@ def _stub_segmenters(monkeypatch):
             return [left, 1 - left]
 
     class NearestColumn(Segmenter):
-        """Each pixel joins the scribble colour whose strokes sit nearest in x; masks in reverse colour order."""
+        """Each pixel joins the scribbled region whose strokes sit nearest in x; masks in reverse order."""
 
         name, Params, inputs = "scribbles", NoParams, ("scribbles",)
 
         def compute(self, image, params, inputs):
-            arr = np.asarray(Image.open(inputs["scribbles"]).convert("RGB")).astype(np.int64)
-            codes = arr[..., 0] * 65536 + arr[..., 1] * 256 + arr[..., 2]
-            colours = sorted(set(np.unique(codes)) - {0})
-            xs = [np.nonzero(codes == c)[1].mean() for c in colours]
+            labels = inputs["scribbles"].numpy()
+            colours = sorted(set(np.unique(labels)) - {0})
+            xs = [np.nonzero(labels == c)[1].mean() for c in colours]
+            codes = labels
             col = np.arange(codes.shape[1])
             nearest = np.argmin(np.abs(col[None, :] - np.array(xs)[:, None]), axis=0)
             masks = [torch.from_numpy(np.broadcast_to(nearest == i, codes.shape).astype(np.float32)) for i in range(len(colours))]
@@ -466,9 +466,10 @@ def _stub_segmenters(monkeypatch):
     monkeypatch.setitem(table, "scribbles", NearestColumn)
 
 
-def test_auto_regions_and_scribble_growing_are_undoable(window, monkeypatch):
+def test_auto_regions_and_scribble_growing_are_undoable(window, qtbot, monkeypatch):
     _stub_segmenters(monkeypatch)
-    window.auto_regions()
+    with qtbot.waitSignal(window.segmenter.finished, timeout=30_000):
+        assert window.auto_regions()
     assert [r.name for r in window.doc.regions] == ["Auto 1", "Auto 2"]
     left = mask_to_array(window.doc.regions[0].mask)
     assert left[:, :60].min() == 255 and left[:, 70:].max() == 0
@@ -481,7 +482,8 @@ def test_auto_regions_and_scribble_growing_are_undoable(window, monkeypatch):
     stroke(window.canvas, [(10, 20), (10, 60)])
     window.regions_panel.select(b)
     stroke(window.canvas, [(110, 20), (110, 60)])
-    window.grow_scribbles()
+    with qtbot.waitSignal(window.segmenter.finished, timeout=30_000):
+        assert window.grow_scribbles()
     ma, mb = mask_to_array(a.mask), mask_to_array(b.mask)
     assert ma[:, :55].min() == 255 and ma[:, 65:].max() == 0  # a (left scribble) grew over the left half
     assert mb[:, 65:].min() == 255 and mb[:, :55].max() == 0
@@ -522,3 +524,24 @@ def test_cancelled_export_leaves_no_file(window, qtbot, tmp_path):
         window.cancel()
     window.exporter.wait(10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_real_clusters_segmenter_splits_the_sample_into_regions(window, qtbot):
+    # (the real scribbles segmenter takes over a minute on a 2-core CPU even at 96 px, so the
+    # editor's scribble wiring is tested above with an in-process segmenter)
+    from engine.registry import segmenters
+
+    if "clusters" not in segmenters.names():
+        pytest.skip(f"clusters segmenter not installed: {segmenters.broken}")
+    from editor.sample import load_sample
+
+    city = resize_long_edge(load_sample().content, 128)
+    window.doc.set_content(city, "city")
+    with qtbot.waitSignal(window.segmenter.finished, timeout=120_000):
+        window.auto_regions({"n": 3, "size": 128})
+    masks = [mask_to_array(r.mask).astype(np.float32) / 255 for r in window.doc.regions]
+    assert len(masks) == 3
+    assert np.abs(sum(masks) - 1).mean() < 0.05  # the regions tile the picture
+    assert all(0.02 < m.mean() < 0.9 for m in masks)  # and each is a real part of it
+    window.doc.undo_stack.undo()
+    assert window.doc.regions == []
