@@ -45,8 +45,9 @@ def _block(x: torch.Tensor, dims: int | None) -> torch.Tensor:
     """NxC features -> centred, optionally PCA-reduced, scaled to unit total variance."""
     x = x - x.mean(0, keepdim=True)
     if dims is not None and x.shape[1] > dims:
-        _, _, v = torch.pca_lowrank(x, q=dims, center=False, niter=3)
-        x = x @ v
+        # Exact PCA from the CxC covariance: deterministic, unlike the randomised pca_lowrank.
+        _, vecs = torch.linalg.eigh(x.T @ x)
+        x = x @ vecs[:, -dims:]
     return x / x.pow(2).sum(1).mean().sqrt().clamp_min(1e-8)
 
 
