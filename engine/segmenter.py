@@ -122,12 +122,15 @@ def refine_to_edges(masks: torch.Tensor, image: torch.Tensor, radius: int = 8, e
     return q / q.sum(0, keepdim=True).clamp_min(1e-6)
 
 
-def remove_islands(labels: torch.Tensor, min_pixels: int) -> torch.Tensor:
+def remove_islands(labels: torch.Tensor, min_pixels: int, anchors: torch.Tensor | None = None) -> torch.Tensor:
     """Merge connected pieces smaller than ``min_pixels`` into the label that surrounds them most.
 
-    Works on a coarse HxW integer grid (a few thousand cells), where plain flood fill is fast.
+    With ``anchors`` (HxW, same label values, -1 = none) a piece is kept only if it holds an
+    anchor of its own label, whatever its size: a region is where its strokes reach.
+    Works on a coarse HxW integer grid, where plain flood fill is fast enough.
     """
     lab = labels.clone().numpy()
+    anc = anchors.numpy() if anchors is not None else None
     h, w = lab.shape
     seen = np.zeros((h, w), dtype=bool)
     for y0 in range(h):
@@ -148,7 +151,11 @@ def remove_islands(labels: torch.Tensor, min_pixels: int) -> torch.Tensor:
                                 stack.append((yy, xx))
                         else:
                             border[lab[yy, xx]] = border.get(lab[yy, xx], 0) + 1
-            if len(piece) < min_pixels and border:
+            if anc is not None:
+                merge = not any(anc[y, x] == k for y, x in piece)
+            else:
+                merge = len(piece) < min_pixels
+            if merge and border:
                 new = max(border, key=border.get)
                 for y, x in piece:
                     lab[y, x] = new

@@ -35,6 +35,7 @@ class ScribblesParams:
     steps: int = param(40, min=1, max=1000, step=5, help="Decoder training steps on the scribbled pixels.")
     lr: float = param(0.01, min=0.0001, max=0.1, step=0.001, log=True, help="Decoder learning rate.", advanced=True)
     min_region: float = param(0.005, min=0.0, max=0.2, step=0.005, help="Predicted pieces smaller than this fraction of the image join their surroundings.")
+    connected: bool = param(True, help="Keep only the parts of a region that touch one of its strokes; give each separate part its own stroke.")
     edge_radius: int = param(6, min=0, max=64, step=1, help="Edge refinement radius (px at 1024 px); 0 keeps the network's edges.")
     seed: int = param(0, min=0, max=2**31 - 1, step=1, help="Decoder initialisation seed.", advanced=True)
 
@@ -149,9 +150,10 @@ class ScribblesSegmenter(Segmenter):
         # as it did every training step (40 steps leave the running averages unsettled).
         with torch.no_grad():
             probs = model.segmentation_head(model.decoder(feats))[..., :wh, :ww].softmax(1)[0]
-        if p.min_region > 0:
-            # Specks the network got wrong (a lit window read as sky) join what surrounds them.
-            hard = remove_islands(probs.argmax(0), max(1, round(p.min_region * wh * ww)))
+        if p.connected or p.min_region > 0:
+            # Look-alikes the network got wrong (a hazy patch of city read as sky) join what surrounds them.
+            hard = remove_islands(probs.argmax(0), max(1, round(p.min_region * wh * ww)),
+                                  anchors=target if p.connected else None)
             onehot = torch.stack([(hard == c).float() for c in range(classes)])
             probs = torch.where(onehot.argmax(0, keepdim=True) == probs.argmax(0, keepdim=True), probs, onehot)
         soft = F.interpolate(probs[None], size=(h, w), mode="bilinear", align_corners=False)[0]
