@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="800/1600/2400 px and multiscale at 1200 px")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-multiscale", action="store_true")
+    ap.add_argument("--only", choices=["adain", "multiscale"], help="run one strategy's rows only")
     args = ap.parse_args()
     if args.one:
         a = json.loads(args.one)
@@ -96,6 +97,8 @@ def main() -> None:
                          sets=["net=distilled16x", "start_size=128", "coarse_steps=60", "fine_steps=15",
                                "optimizer=adam"],
                          working=512, refine=6, threads=args.threads))
+    if args.only:
+        runs = [r for r in runs if r["strategy"] == args.only]
     print(f"CPU, {args.threads} threads, {os.cpu_count()} cores visible; load average {os.getloadavg()[0]:.1f}; "
           f"content {CONTENT.name}, style {STYLE.name}; AdaIN decoder: {decoder}")
     print(f"{'strategy':12s} {'size':>10s} {'method':>18s} {'tiles':>5s} {'tile':>5s} {'seconds':>8s} "

@@ -245,8 +245,18 @@ class ExportReport:
     figures: dict
 
 
-#: peak bytes per pixel of one optimisation step (forward + backward + L-BFGS), per loss net
-REFINE_BYTES_PER_PIXEL = {"vgg16": 6000, "vgg19": 7000, "distilled16x": 1500}
+#: peak bytes per pixel of one optimisation step (forward + backward + Adam), per loss net; the
+#: distilled figure is measured (bench/export.py: 2.5 GB peak with 840 px tiles), the VGGs scaled from it
+REFINE_BYTES_PER_PIXEL = {"vgg16": 8000, "vgg19": 9000, "distilled16x": 2700}
+#: L-BFGS keeps 50 steps of history: two 3-channel float vectors per step
+LBFGS_BYTES_PER_PIXEL = 2 * 50 * 3 * 4
+
+
+def refine_bytes_per_pixel(params) -> int:
+    """What one pixel of an optimisation tile costs with this job's loss net and optimiser."""
+    net = getattr(params, "net", "vgg16")
+    extra = LBFGS_BYTES_PER_PIXEL if getattr(params, "optimizer", "lbfgs") == "lbfgs" else 0
+    return REFINE_BYTES_PER_PIXEL.get(net, 8000) + extra
 #: the CPU caps the working size: past this an optimisation pass takes far too long there
 WORKING_CAP = {"cpu": 1024, "cuda": 2048}
 REFINE_MARGIN = 32
@@ -322,11 +332,10 @@ def working_size(job: StyleJob, device: torch.device, options: ExportOptions = E
         if options.working_size < 64:
             raise InputError(f"Working size must be at least 64 px, got {options.working_size}.")
         return options.working_size
-    net = getattr(job.params, "net", "vgg16")
     budget = free_memory(device) // 4
     h, w = job.output_hw
     aspect = min(h, w) / max(h, w)
-    fits = int(math.sqrt(budget / REFINE_BYTES_PER_PIXEL.get(net, 6000) / aspect))
+    fits = int(math.sqrt(budget / refine_bytes_per_pixel(job.params) / aspect))
     return max(256, min(WORKING_CAP.get(device.type, 1024), fits))
 
 
@@ -428,7 +437,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     net = features.get(net_name, dev)
     style_layers, content_layer = layers_for(net_name, getattr(p, "layers", "classic"))
     terms = _refine_targets(job, net, work_img, style_layers, dev)
-    tile = _tile_side(dev, REFINE_BYTES_PER_PIXEL.get(net_name, 6000), REFINE_MARGIN, options, 8)
+    tile = _tile_side(dev, refine_bytes_per_pixel(p), REFINE_MARGIN, options, 8)
     layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), REFINE_MARGIN, 1)
     upsampled = TileSource(work_img, (out_h, out_w))
     photo = TileSource(job.content, (out_h, out_w)) if getattr(p, "colour", "none") == "luminance" else None
