@@ -121,6 +121,23 @@ def test_files_carry_dpi_srgb_profile_and_16_bits(tmp_path):
     assert not (tmp_path / "deep.jpg").exists()
 
 
+@pytest.mark.parametrize("name, options, fragment", [
+    ("out.bmp", ExportOptions(), "Unknown output format '.bmp'"),
+    ("out.png", ExportOptions(bit_depth=12), "8 or 16"),
+    ("out.webp", ExportOptions(bit_depth=16), "8 bits"),
+    ("out.png", ExportOptions(tile=32, tiled=True), "at least 64 px"),
+])
+def test_bad_export_settings_are_clear_errors_and_write_nothing(content, style, tmp_path, name, options, fragment):
+    with pytest.raises(InputError, match=fragment):
+        export(adain_job(content, style, 160), tmp_path / name, options)
+    gatys = strategies.get("gatys")
+    job = StyleJob(content=content, strategy="gatys", params=params_mod.make(gatys.Params, {}),
+                   styles=(StyleSource(image=style),), size=160)
+    with pytest.raises(InputError, match="Working size must be at least 64"):
+        export(job, tmp_path / "out.png", ExportOptions(working_size=10))
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------- tiling
 
 
