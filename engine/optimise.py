@@ -8,12 +8,15 @@ one mechanism.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generator, Mapping, Sequence
+from typing import Any, Callable, Generator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from . import features
+from .colour import preserve
 from .features import FeatureNet
+from .images import resize
 from .losses import content_loss, gram, gram_loss, tv_loss
 from .strategy import Progress, RunContext
 
@@ -160,3 +163,48 @@ def scale_schedule(target_hw: tuple[int, int], start: int = 256, factor: float =
         edges.pop()  # a last step smaller than a third of the factor costs a scale and adds nothing
     edges.append(long_edge)
     return [(max(1, round(h * s / long_edge)), max(1, round(w * s / long_edge))) for s in edges]
+
+
+def initial_image(init: str, content: torch.Tensor, style: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    """The starting picture: the photo, the photo half-covered in seeded noise, or the style."""
+    if init == "noise":
+        noise = torch.rand(content.shape, generator=generator).to(content)
+        return (0.5 * content + 0.5 * noise).clamp(0, 1)
+    if init == "style" and style is not None:
+        return resize(style, tuple(content.shape[-2:])).to(content)
+    return content.clone()
+
+
+#: the style terms at one size: (net, style layers, size, content at that size) -> terms
+TermsAt = Callable[[FeatureNet, Sequence[str], tuple[int, int], torch.Tensor], list[StyleTerm]]
+
+
+def coarse_to_fine(
+    job: Any, ctx: RunContext, p: Any, sizes: Sequence[tuple[int, int]], steps: Sequence[int], terms_at: TermsAt,
+) -> Generator[Progress, None, torch.Tensor]:
+    """Optimise at each size in turn, each warm-started from the previous one's result.
+
+    Shared by every optimisation strategy (one size is plain Gatys). ``p`` is the strategy's
+    params; it has the fields the optimisation strategies share (net, layers, init, optimizer,
+    lr, content/style/tv weights, colour). Returns the final image on the CPU, with the
+    photo's luminance kept when ``p.colour`` asks for it.
+    """
+    dev = ctx.device
+    net = features.get(p.net, dev)
+    style_layers, content_layer = layers_for(p.net, p.layers)
+    gen = torch.Generator().manual_seed(job.seed)
+    styles = job.image_styles()
+    first_style = styles[0].image if styles else None
+    total, done = sum(steps), 0
+    image: torch.Tensor | None = None
+    for i, (hw, n) in enumerate(zip(sizes, steps)):
+        content = resize(job.content, hw).to(dev)
+        terms = terms_at(net, style_layers, hw, content)
+        objective = StyleObjective(net, content, terms, style_layers, content_layer,
+                                   p.content_weight, p.style_weight if terms else 0.0, p.tv_weight)
+        x0 = initial_image(p.init, content, first_style, gen) if image is None else resize(image, hw)
+        stage = f"{hw[1]}x{hw[0]}" if len(sizes) == 1 else f"scale {i + 1}/{len(sizes)} ({hw[1]}x{hw[0]})"
+        image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage)
+        done += n
+    assert image is not None, "coarse_to_fine needs at least one size"
+    return preserve(p.colour if p.colour == "luminance" else "none", image, content).cpu()

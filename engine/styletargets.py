@@ -9,8 +9,9 @@ import torch
 from .colour import match_histogram
 from .features import FeatureNet
 from .images import scale_style
-from .job import StyleSource
+from .job import StyleJob, StyleSource
 from .losses import blended_grams, style_grams
+from .optimise import StyleTerm, TermsAt
 
 
 def prepare_style(style: torch.Tensor, out_hw: tuple[int, int], scale: float, colour: str,
@@ -30,3 +31,10 @@ def blended_targets(net: FeatureNet, styles: Sequence[StyleSource], layers: Sequ
         style_grams(net, prepare_style(s.image, out_hw, scale, colour, content, device), layers) for s in styles
     ]
     return blended_grams(per_style, [s.weight for s in styles])
+
+
+def whole_picture_terms(job: StyleJob, scale: float, colour: str) -> TermsAt:
+    """One style term over the whole picture: the job's style images' Gram targets, blended by weight."""
+    def terms_at(net: FeatureNet, layers, hw: tuple[int, int], content: torch.Tensor) -> list[StyleTerm]:
+        return [StyleTerm(blended_targets(net, job.image_styles(), layers, hw, scale, colour, content, content.device))]
+    return terms_at

@@ -83,7 +83,7 @@ def test_failure_during_the_run_leaves_no_file(content_path, style_path, tmp_pat
     def boom(*a, **k):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr("plugins.gatys.optimise", boom)
+    monkeypatch.setattr("plugins.gatys.coarse_to_fine", boom)
     code = cli.main(["render", str(content_path), "-s", str(style_path), "--size", "64", "-o", str(out), "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "Out of memory" in err and "smaller size" in err

@@ -6,17 +6,12 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Literal
 
-import torch
-
-from engine import features
-from engine.colour import preserve
-from engine.images import resize
 from engine.job import StyleJob
 from engine.metrics import figures
-from engine.optimise import StyleObjective, StyleTerm, layers_for, optimise
+from engine.optimise import coarse_to_fine
 from engine.params import param
 from engine.strategy import Event, Result, RunContext, Strategy
-from engine.styletargets import blended_targets, prepare_style
+from engine.styletargets import whole_picture_terms
 
 
 @dataclass(frozen=True)
@@ -34,15 +29,6 @@ class GatysParams:
     net: Literal["vgg16", "distilled16x", "vgg19"] = param("vgg16", help="Loss network: vgg16 full quality, distilled16x 16x faster drafts.")
 
 
-def initial_image(init: str, content: torch.Tensor, style: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
-    if init == "noise":
-        noise = torch.rand(content.shape, generator=generator).to(content)
-        return (0.5 * content + 0.5 * noise).clamp(0, 1)
-    if init == "style" and style is not None:
-        return resize(style, tuple(content.shape[-2:])).to(content)
-    return content.clone()
-
-
 class GatysStrategy(Strategy):
     name = "gatys"
     title = "Gatys (optimisation)"
@@ -52,19 +38,9 @@ class GatysStrategy(Strategy):
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
         p: GatysParams = job.params
         start = time.perf_counter()
-        dev = ctx.device
-        net = features.get(p.net, dev)
-        style_layers, content_layer = layers_for(p.net, p.layers)
-        out_hw = job.output_hw
-        content = resize(job.content, out_hw).to(dev)
+        image = yield from coarse_to_fine(job, ctx, p, [job.output_hw], [p.steps],
+                                          whole_picture_terms(job, p.style_scale, p.colour))
         styles = job.image_styles()
-        targets = blended_targets(net, styles, style_layers, out_hw, p.style_scale, p.colour, content, dev)
-        objective = StyleObjective(net, content, [StyleTerm(targets)], style_layers, content_layer,
-                                   p.content_weight, p.style_weight, p.tv_weight)
-        gen = torch.Generator().manual_seed(job.seed)
-        first_style = prepare_style(styles[0].image, out_hw, p.style_scale, "none", None, dev) if styles else None
-        x0 = initial_image(p.init, content, first_style, gen)
-        image = yield from optimise(x0, objective, ctx, p.steps, p.optimizer, p.lr, stage=f"{out_hw[1]}x{out_hw[0]}")
-        image = preserve(p.colour if p.colour == "luminance" else "none", image, content).cpu()
         yield Result(image, figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]),
                      time.perf_counter() - start)
+

@@ -15,14 +15,11 @@ from typing import Iterator, Literal
 
 import torch
 
-from engine import features
-from engine.colour import preserve
 from engine.errors import InputError
-from engine.images import resize
 from engine.job import StyleJob, StyleSource
 from engine.losses import style_grams
 from engine.metrics import figures, style_distance
-from engine.optimise import StyleObjective, StyleTerm, layers_for, optimise, scale_schedule
+from engine.optimise import StyleTerm, coarse_to_fine, scale_schedule
 from engine.params import param
 from engine.regions import RegionMasks, region_masks
 from engine.strategy import Event, Result, RunContext, Strategy
@@ -107,38 +104,17 @@ class MaskedStrategy(Strategy):
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
         p: MaskedParams = job.params
         start = time.perf_counter()
-        dev = ctx.device
         job = blended_job(job, p.blend)
         final = region_masks(job)  # checks every mask before any work starts
         check_styles(job, final)
-        net = features.get(p.net, dev)
-        style_layers, content_layer = layers_for(p.net, p.layers)
         sizes = scale_schedule(job.output_hw, p.start_size, p.scale_factor)
         steps = [p.coarse_steps] + [p.fine_steps] * (len(sizes) - 1)
-        total = sum(steps)
-        gen = torch.Generator().manual_seed(job.seed)
         cache: dict = {}
-        image: torch.Tensor | None = None
-        done = 0
-        for i, (hw, n) in enumerate(zip(sizes, steps)):
-            content = resize(job.content, hw).to(dev)
-            terms = self.terms(job, p, net, hw, content, tuple(style_layers), cache)
-            objective = StyleObjective(net, content, terms, style_layers, content_layer,
-                                       p.content_weight, p.style_weight if terms else 0.0, p.tv_weight)
-            if image is None:
-                if p.init == "noise":
-                    noise = torch.rand(content.shape, generator=gen).to(content)
-                    x0 = (0.5 * content + 0.5 * noise).clamp(0, 1)
-                else:
-                    x0 = content.clone()
-            else:
-                x0 = resize(image, hw)
-            stage = f"scale {i + 1}/{len(sizes)} ({hw[1]}x{hw[0]}, {len(terms)} style terms)"
-            image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage)
-            done += n
-        assert image is not None
-        out_content = resize(job.content, sizes[-1]).to(dev)
-        image = preserve(p.colour if p.colour == "luminance" else "none", image, out_content).cpu()
+
+        def terms_at(net, layers, hw, content):
+            return self.terms(job, p, net, hw, content, tuple(layers), cache)
+
+        image = yield from coarse_to_fine(job, ctx, p, sizes, steps, terms_at)
         yield Result(image, self.figures(job, image, final), time.perf_counter() - start)
 
     @staticmethod

@@ -11,18 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Literal
 
-import torch
-
-from engine import features
-from engine.colour import preserve
-from engine.images import resize
 from engine.job import StyleJob
 from engine.metrics import figures
-from engine.optimise import StyleObjective, StyleTerm, layers_for, optimise, scale_schedule
+from engine.optimise import coarse_to_fine, scale_schedule
 from engine.params import param
 from engine.strategy import Event, Result, RunContext, Strategy
-from engine.styletargets import blended_targets, prepare_style
-from plugins.gatys import initial_image
+from engine.styletargets import whole_picture_terms
 
 
 @dataclass(frozen=True)
@@ -52,30 +46,9 @@ class MultiScaleStrategy(Strategy):
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
         p: MultiScaleParams = job.params
         start = time.perf_counter()
-        dev = ctx.device
-        net = features.get(p.net, dev)
-        style_layers, content_layer = layers_for(p.net, p.layers)
         sizes = scale_schedule(job.output_hw, p.start_size, p.scale_factor)
         steps = [p.coarse_steps] + [p.fine_steps] * (len(sizes) - 1)
-        total = sum(steps)
+        image = yield from coarse_to_fine(job, ctx, p, sizes, steps, whole_picture_terms(job, p.style_scale, p.colour))
         styles = job.image_styles()
-        gen = torch.Generator().manual_seed(job.seed)
-        image: torch.Tensor | None = None
-        done = 0
-        for i, (hw, n) in enumerate(zip(sizes, steps)):
-            content = resize(job.content, hw).to(dev)
-            targets = blended_targets(net, styles, style_layers, hw, p.style_scale, p.colour, content, dev)
-            objective = StyleObjective(net, content, [StyleTerm(targets)], style_layers, content_layer,
-                                       p.content_weight, p.style_weight, p.tv_weight)
-            if image is None:
-                first = prepare_style(styles[0].image, hw, p.style_scale, "none", None, dev) if styles else None
-                x0 = initial_image(p.init, content, first, gen)
-            else:
-                x0 = resize(image, hw)
-            stage = f"scale {i + 1}/{len(sizes)} ({hw[1]}x{hw[0]})"
-            image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage)
-            done += n
-        assert image is not None
-        image = preserve(p.colour if p.colour == "luminance" else "none", image, resize(job.content, sizes[-1]).to(dev)).cpu()
         yield Result(image, figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]),
                      time.perf_counter() - start)
