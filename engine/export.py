@@ -30,7 +30,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import torch
 
-from .errors import BrushworkError, DeviceError, InputError
+from .errors import InputError
 from .images import atomic_write
 from .job import StyleJob
 from .strategy import Event, Progress, RunContext
@@ -274,7 +274,7 @@ def _tile_progress(on_event, step: int, total: int, stage: str) -> None:
 def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptions(), ctx: RunContext | None = None,
            on_event: Callable[[Event], None] | None = None) -> ExportReport:
     """Render ``job`` at its full output size and write it to ``path``; the one path for every size."""
-    from .runner import check_job, resolve_device
+    from .runner import check_job, oom_as_device_error, resolve_device
 
     start = time.perf_counter()
     fmt_path = Path(path)
@@ -285,7 +285,9 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
     torch.manual_seed(job.seed)
     out_h, out_w = job.output_hw
     tileable = bool(getattr(strategy_cls, "tileable", False)) and hasattr(strategy_cls, "tile_renderer")
-    try:
+    oom = (f"Out of memory on {ctx.device} while exporting {out_w}x{out_h}: set a smaller tile size "
+           "or working size; nothing was written.")
+    with oom_as_device_error(ctx.device, oom):
         if options.tiled is False:
             return _single(job, fmt_path, options, ctx, on_event, start)
         if tileable:
@@ -298,18 +300,6 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
         if options.tiled is None and max(out_h, out_w) <= working:
             return _single(job, fmt_path, options, ctx, on_event, start)
         return _refine(job, working, fmt_path, options, ctx, on_event, start)
-    except BrushworkError:
-        raise
-    except (RuntimeError, MemoryError) as exc:
-        from .runner import _is_oom
-
-        if _is_oom(exc):
-            if ctx.device.type == "cuda":
-                torch.cuda.empty_cache()
-            raise DeviceError(
-                f"Out of memory on {ctx.device} while exporting {out_w}x{out_h}: set a smaller tile size "
-                "or working size; nothing was written.") from exc
-        raise
 
 
 def _tile_side(device: torch.device, bytes_per_pixel: int, margin: int, options: ExportOptions,

@@ -6,7 +6,8 @@ The CLI calls :func:`run_job` directly; the editor calls it through :class:`engi
 from __future__ import annotations
 
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
@@ -49,6 +50,21 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower()
 
 
+@contextmanager
+def oom_as_device_error(device: torch.device, message: str) -> Iterator[None]:
+    """Running out of memory becomes a DeviceError saying ``message`` (the GPU's cache freed first)."""
+    try:
+        yield
+    except BrushworkError:
+        raise
+    except (RuntimeError, MemoryError) as exc:
+        if not _is_oom(exc):
+            raise
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise DeviceError(message) from exc
+
+
 def run_job(
     job: StyleJob,
     ctx: RunContext | None = None,
@@ -61,24 +77,15 @@ def run_job(
     torch.manual_seed(job.seed)
     start = time.perf_counter()
     result: Result | None = None
-    try:
+    oom = (f"Out of memory on {ctx.device} while running '{job.strategy}' at {job.output_hw[1]}x{job.output_hw[0]}. "
+           "Try a smaller size, the CPU, or a lighter loss network; your work is unchanged.")
+    with oom_as_device_error(ctx.device, oom):
         for event in strategy_cls().run(job, ctx):
             if isinstance(event, Result):
                 result = event
             if on_event is not None:
                 on_event(event)
             ctx.check()
-    except BrushworkError:
-        raise
-    except (RuntimeError, MemoryError) as exc:
-        if _is_oom(exc):
-            if ctx.device.type == "cuda":
-                torch.cuda.empty_cache()
-            raise DeviceError(
-                f"Out of memory on {ctx.device} while running '{job.strategy}' at {job.output_hw[1]}x{job.output_hw[0]}. "
-                "Try a smaller size, the CPU, or a lighter loss network; your work is unchanged."
-            ) from exc
-        raise
     if result is None:
         raise Cancelled() if ctx.cancelled else BrushworkError(f"Strategy '{job.strategy}' finished without a result.")
     return Result(image=result.image, figures=result.figures, seconds=time.perf_counter() - start)
