@@ -330,15 +330,30 @@ class MainWindow(QMainWindow):
 
     # ================================================================ files
     def _dropped(self, path: str) -> None:
+        if not self._may_replace_work():
+            return
         if path.endswith(SUFFIX):
             self.open_project(path)
         else:
             self.open_image(path)
 
     def _ask_open_image(self) -> None:
+        if not self._may_replace_work():
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", IMAGE_FILTER)
         if path:
             self.open_image(path)
+
+    def _may_replace_work(self) -> bool:
+        """Opening a photo or project replaces the regions and the undo history: unsaved work is offered a save first."""
+        if not self.is_modified():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "Save your changes first? Opening replaces the regions and the undo history.",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        return not (answer == QMessageBox.StandardButton.Cancel
+                    or (answer == QMessageBox.StandardButton.Save and not self.save()))
 
     def open_image(self, path: str | Path) -> bool:
         try:
@@ -351,6 +366,8 @@ class MainWindow(QMainWindow):
         return True
 
     def _ask_open_project(self) -> None:
+        if not self._may_replace_work():
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
         if path:
             self.open_project(path)
@@ -633,14 +650,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================ closing
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.is_modified():
-            answer = QMessageBox.question(
-                self, "Unsaved changes", "Save your changes before closing?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Save)
-            if answer == QMessageBox.StandardButton.Cancel or (answer == QMessageBox.StandardButton.Save and not self.save()):
-                event.ignore()
-                return
+        if not self._may_replace_work():
+            event.ignore()
+            return
         self.queue.shutdown()
         self.exporter.cancel()
         self.autosave.timer.stop()

@@ -345,7 +345,7 @@ def test_export_at_a_larger_size_renders_again_through_the_engine(window, qtbot,
     assert len(steps) > 1, "the re-render sent no progress"
 
 
-def test_dropping_files_opens_content_and_adds_styles(window, content_path, style2_path):
+def test_dropping_files_opens_content_and_adds_styles(window, content_path, style2_path, monkeypatch):
     from PySide6.QtCore import QMimeData, QUrl
     from PySide6.QtGui import QDropEvent
 
@@ -361,6 +361,11 @@ def test_dropping_files_opens_content_and_adds_styles(window, content_path, styl
     drop(window.styles_panel.list, style2_path)
     assert len(window.doc.styles) == n + 1 and window.doc.styles[-1].image is not None
     window.regions_panel.add_region()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel)
+    drop(window.canvas, content_path)
+    assert asked and window.doc.content_name == "beagle.jpg" and len(window.doc.regions) == 1  # cancel keeps the work
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     drop(window.canvas, content_path)
     assert window.doc.content_name == content_path.name
     assert window.doc.content.width() == 1024 and window.doc.regions == []  # old masks do not fit a new picture
