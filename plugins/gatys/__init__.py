@@ -43,4 +43,3 @@ class GatysStrategy(Strategy):
         styles = job.image_styles()
         yield Result(image, figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]),
                      time.perf_counter() - start)
-
