@@ -248,8 +248,9 @@ class ExportReport:
 #: peak bytes per pixel of one optimisation step (forward + backward + Adam), per loss net; the
 #: distilled figure is measured (bench/export.py: 2.5 GB peak with 840 px tiles), the VGGs scaled from it
 REFINE_BYTES_PER_PIXEL = {"vgg16": 8000, "vgg19": 9000, "distilled16x": 2700}
-#: L-BFGS keeps 50 steps of history: two 3-channel float vectors per step
-LBFGS_BYTES_PER_PIXEL = 2 * 50 * 3 * 4
+#: L-BFGS keeps 50 steps of history (two 3-channel float vectors per step), and the evaluation
+#: cache of engine.optimise three more pictures (the point, its gradient, the step's start)
+LBFGS_BYTES_PER_PIXEL = (2 * 50 + 3) * 3 * 4
 
 
 def refine_bytes_per_pixel(params) -> int:

@@ -103,6 +103,35 @@ class StyleObjective:
         return loss, {"loss": loss.item(), "content": c.item(), "style": s.item(), "tv": tv.item()}
 
 
+class CachedEvaluation:
+    """The objective as an optimiser closure that never evaluates the same picture twice.
+
+    With one L-BFGS iteration per step (so cancellation and previews happen between steps),
+    each step starts by evaluating the point the previous step's line search ended on:
+    without this cache that doubles the cost of every step.
+    """
+
+    def __init__(self, objective: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]],
+                 x: torch.Tensor) -> None:
+        self.objective, self.x = objective, x
+        self.figures: dict[str, float] = {}
+        self._at: torch.Tensor | None = None
+        self._loss: torch.Tensor | None = None
+        self._grad: torch.Tensor | None = None
+
+    def closure(self) -> torch.Tensor:
+        x = self.x
+        if self._at is not None and torch.equal(self._at, x.detach()):
+            assert self._loss is not None and self._grad is not None
+            x.grad = self._grad.clone()
+            return self._loss
+        x.grad = None
+        loss, self.figures = self.objective(x)
+        loss.backward()
+        self._at, self._loss, self._grad = x.detach().clone(), loss.detach(), x.grad.detach().clone()
+        return loss
+
+
 def optimise(
     image: torch.Tensor,
     objective: StyleObjective,
@@ -120,30 +149,30 @@ def optimise(
     """
     total = total_steps or steps
     x = image.detach().clone().requires_grad_(True)
+    make_opt: Callable[[], torch.optim.Optimizer]
     if optimizer == "lbfgs":
-        opt: torch.optim.Optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50,
-                                                       line_search_fn="strong_wolfe")
+        make_opt = lambda: torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50,  # noqa: E731
+                                             line_search_fn="strong_wolfe")
     else:
-        opt = torch.optim.Adam([x], lr=lr)
-    figures: dict[str, float] = {}
-
-    def closure():
-        nonlocal figures
-        opt.zero_grad(set_to_none=True)
-        loss, figures = objective(x)
-        loss.backward()
-        return loss
+        make_opt = lambda: torch.optim.Adam([x], lr=lr)  # noqa: E731
+    opt = make_opt()
+    evaluation = CachedEvaluation(objective, x)
 
     for i in range(1, steps + 1):
         ctx.check()
-        opt.step(closure)
-        if optimizer != "lbfgs":
+        before = x.detach().clone() if optimizer == "lbfgs" else None
+        opt.step(evaluation.closure)
+        if before is None:
             with torch.no_grad():
                 x.clamp_(0, 1)
+        elif torch.equal(before, x.detach()):
+            # L-BFGS stalls for good when its line search finds no descent along its direction
+            # (the history no longer fits this point); forgetting the history restarts it
+            opt = make_opt()
         step = step_offset + i
         last = i == steps  # every stage ends with a preview (each scale of a multi-scale run)
         preview = x.detach().clamp(0, 1).cpu() if last or ctx.wants_preview(step, total) else None
-        yield Progress(step=step, total=total, stage=stage, preview=preview, losses=dict(figures))
+        yield Progress(step=step, total=total, stage=stage, preview=preview, losses=dict(evaluation.figures))
     return x.detach().clamp(0, 1)
 
 
