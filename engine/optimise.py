@@ -148,7 +148,9 @@ def optimise(
     One optimiser step per loop so cancellation and previews happen between steps.
     """
     total = total_steps or steps
-    x = image.detach().clone().requires_grad_(True)
+    # contiguous: L-BFGS flattens the gradient with .view(), which a cropped or permuted start
+    # (an export tile) would refuse
+    x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     make_opt: Callable[[], torch.optim.Optimizer]
     if optimizer == "lbfgs":
         make_opt = lambda: torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50,  # noqa: E731

@@ -309,3 +309,28 @@ def test_optimisation_export_refines_tiles_without_seams(content, style, tmp_pat
     # Measured: tiled 1.04, one tile 1.0x: boundaries carry the interior's gradient energy.
     print(f"seam ratio (optimisation path): tiled {r_tiled:.3f}, one tile {r_whole:.3f}")
     assert 0.8 < r_tiled / r_whole < 1.25, (r_tiled, r_whole)
+
+
+def test_regions_survive_tiled_refinement(content, style, style2, tmp_path):
+    """A two-region print: each half keeps its own style through working size and tiles."""
+    from engine.job import Region
+    from engine.metrics import style_distance
+
+    cls = strategies.get("masked")
+    params = params_mod.make(cls.Params, {"start_size": 64, "coarse_steps": 30, "fine_steps": 15})
+    h, w = 171, 256  # the output size of a 256 px job on this content
+    left = torch.zeros(h, w)
+    left[:, : w // 2] = 1
+    job = StyleJob(content=content, strategy="masked", params=params, size=256, device="cpu",
+                   regions=(Region(left, StyleSource(image=style), name="left"),
+                            Region(1 - left, StyleSource(image=style2), name="right")))
+    assert job.output_hw == (h, w)
+    report = export(job, tmp_path / "regions.png", ExportOptions(tile=96, overlap=24, working_size=128, refine_steps=3))
+    assert report.method == "tiled-refine" and report.tiles >= 4
+    img = torch.from_numpy(read_rgb(tmp_path / "regions.png") / 255).permute(2, 0, 1)[None].float()
+    photo = resize(content, (h, w))
+    for own, other, mask in ((style, style2, left), (style2, style, 1 - left)):
+        d_own, d_other = style_distance(img, [own], mask=mask), style_distance(img, [other], mask=mask)
+        print(f"own {d_own:.3f} other {d_other:.3f} photo {style_distance(photo, [own], mask=mask):.3f}")
+        assert d_own < d_other, (d_own, d_other)
+        assert d_own < 0.7 * style_distance(photo, [own], mask=mask)
