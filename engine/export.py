@@ -431,7 +431,9 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     tile = _tile_side(dev, refine_bytes_per_pixel(p), REFINE_MARGIN, options, 8)
     layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), REFINE_MARGIN, 1)
     upsampled = TileSource(work_img, (out_h, out_w))
-    photo = TileSource(job.content, (out_h, out_w)) if getattr(p, "colour", "none") == "luminance" else None
+    luminance = getattr(p, "colour", "none") == "luminance"
+    keep = _photo_outside_regions(job, tuple(work_img.shape[-2:]), (out_h, out_w))
+    photo = TileSource(job.content, (out_h, out_w)) if luminance or keep is not None else None
     masks = [TileSource(t.mask[None, None].float(), (out_h, out_w)) if t.mask is not None else None for t in terms]
     out = np.empty((out_h, out_w, 3), np.uint16 if options.bit_depth == 16 else np.uint8)
     blender = StripBlender(out, min(tile, out_h))
@@ -442,7 +444,11 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
         ctx.check()
         blender.flush_above(t.box.y0)
         known_px, known = blender.peek(t.context)
-        x0 = _from_neighbours(upsampled.crop(t.context), known_px, known).to(dev)
+        x0 = upsampled.crop(t.context).to(dev)
+        if keep is not None:
+            kept = keep.crop(t.context).to(dev).clamp(0, 1)
+            x0 = torch.lerp(x0, photo.crop(t.context).to(dev), kept)  # type: ignore[union-attr]
+        x0 = _from_neighbours(x0, known_px, known).to(dev)
         tile_terms = [StyleTerm(term.grams, None if m is None else m.crop(t.context)[0, 0].to(dev), term.weight)
                       for term, m in zip(terms, masks)]
         tile_terms = [tt for tt in tile_terms if tt.mask is None or float(tt.mask.sum()) > 0.5] or tile_terms[:1]
@@ -460,8 +466,10 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
                     next(run)
             except StopIteration as stop:
                 x = held.compose(stop.value)
-        if photo is not None:
-            x = preserve("luminance", x, photo.crop(t.context).to(dev))
+        if keep is not None:
+            x = torch.lerp(x, photo.crop(t.context).to(dev), kept)  # type: ignore[union-attr]
+        if luminance:
+            x = preserve("luminance", x, photo.crop(t.context).to(dev))  # type: ignore[union-attr]
         b = t.box.within(t.context)
         blender.add(t, to_hwc(x[..., b.y0:b.y1, b.x0:b.x1]))
         _tile_progress(on_event, t.index + 1, n, f"refining tile {t.index + 1}/{n}")
@@ -469,6 +477,18 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     write_image(blender.close(), path, options.dpi, options.icc, options.quality)
     return ExportReport(Path(path), out_w, out_h, "tiled-refine", n, tile, working,
                         time.perf_counter() - start, dict(result.figures))
+
+
+def _photo_outside_regions(job: StyleJob, working_hw: tuple[int, int], out_hw: tuple[int, int]) -> TileSource | None:
+    """Where a regions job keeps the photo (``gaps="content"``): the gap weight, read per tile.
+
+    Those pixels come from the full-resolution photo, not from the upsampled working result,
+    which would print them soft."""
+    if not job.regions or job.gaps != "content":
+        return None
+    from .regions import region_masks
+
+    return TileSource(region_masks(job, working_hw).gap[None, None], out_hw)
 
 
 def _from_neighbours(start: torch.Tensor, known_pixels: np.ndarray, known: np.ndarray) -> torch.Tensor:

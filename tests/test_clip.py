@@ -276,3 +276,30 @@ def test_same_seed_same_picture(tiny, content):
     _, c = run(job.with_(seed=8))
     assert torch.equal(a, b)
     assert (a - c).abs().max() > 1e-4
+
+
+def test_text_region_print_keeps_the_full_resolution_photo_outside(tiny, content, tmp_path):
+    """Through tiled refinement, the unpainted half comes from the photo itself, not from the
+    upsampled working result (which would print it soft)."""
+    import numpy as np
+
+    from engine.export import ExportOptions, export
+
+    size, working = 192, 64
+    job = StyleJob(content=content, strategy="clip", params=params(tiny, steps=4, net="distilled16x"),
+                   regions=(Region(mask=half_mask(content), style=StyleSource(text="neon cyberpunk night"),
+                                   name="left"),), size=size)
+    report = export(job, tmp_path / "print.png", ExportOptions(tile=96, overlap=24, working_size=working,
+                                                               refine_steps=2))
+    assert report.method == "tiled-refine" and report.tiles >= 2
+    out = torch.from_numpy(np.asarray(Image.open(tmp_path / "print.png").convert("RGB")) / 255.0).permute(2, 0, 1)[None]
+    h, w = out.shape[-2:]
+    photo = resize(content, (h, w)).double()
+    soft = resize(resize(content, (round(h * working / size), working)), (h, w)).double()
+    right = (slice(None), slice(None), slice(None), slice(w // 2 + 8, None))
+    crisp_err = float((out - photo)[right].abs().mean())
+    print(f"outside the region: print vs photo {crisp_err:.4f}")
+    assert crisp_err < 0.01, crisp_err
+    assert float((soft - photo)[right].abs().mean()) > 3 * crisp_err  # the test can tell crisp from soft
+    left = (slice(None), slice(None), slice(None), slice(None, w // 2 - 8))
+    assert float((out - photo)[left].abs().mean()) > 0.02  # the painted half is restyled
