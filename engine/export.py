@@ -445,9 +445,10 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
         blender.flush_above(t.box.y0)
         known_px, known = blender.peek(t.context)
         x0 = upsampled.crop(t.context).to(dev)
-        if keep is not None:
+        photo_tile = photo.crop(t.context).to(dev) if photo is not None else None
+        if keep is not None and photo_tile is not None:
             kept = keep.crop(t.context).to(dev).clamp(0, 1)
-            x0 = torch.lerp(x0, photo.crop(t.context).to(dev), kept)  # type: ignore[union-attr]
+            x0 = torch.lerp(x0, photo_tile, kept)
         x0 = _from_neighbours(x0, known_px, known).to(dev)
         tile_terms = [StyleTerm(term.grams, None if m is None else m.crop(t.context)[0, 0].to(dev), term.weight)
                       for term, m in zip(terms, masks)]
@@ -466,10 +467,10 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
                     next(run)
             except StopIteration as stop:
                 x = held.compose(stop.value)
-        if keep is not None:
-            x = torch.lerp(x, photo.crop(t.context).to(dev), kept)  # type: ignore[union-attr]
-        if luminance:
-            x = preserve("luminance", x, photo.crop(t.context).to(dev))  # type: ignore[union-attr]
+        if keep is not None and photo_tile is not None:
+            x = torch.lerp(x, photo_tile, kept)
+        if luminance and photo_tile is not None:
+            x = preserve("luminance", x, photo_tile)
         b = t.box.within(t.context)
         blender.add(t, to_hwc(x[..., b.y0:b.y1, b.x0:b.x1]))
         _tile_progress(on_event, t.index + 1, n, f"refining tile {t.index + 1}/{n}")
