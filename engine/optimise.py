@@ -171,15 +171,15 @@ def optimise(
     # contiguous: L-BFGS flattens the gradient with .view(), which a cropped or permuted start
     # (an export tile) would refuse
     x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    make_opt: Callable[[], torch.optim.Optimizer]
-    if optimizer == "lbfgs":
-        make_opt = lambda: torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50,  # noqa: E731
-                                             line_search_fn="strong_wolfe")
-    else:
-        make_opt = lambda: torch.optim.Adam([x], lr=lr)  # noqa: E731
+    lbfgs = optimizer == "lbfgs"
+
+    def make_opt() -> torch.optim.Optimizer:
+        if lbfgs:
+            return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+        return torch.optim.Adam([x], lr=lr)
+
     opt = make_opt()
     evaluation = CachedEvaluation(objective, x)
-    lbfgs = optimizer == "lbfgs"
     fresh = lbfgs
 
     for i in range(1, steps + 1):
