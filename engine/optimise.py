@@ -132,26 +132,6 @@ class CachedEvaluation:
         return loss
 
 
-#: the largest pixel change of L-BFGS's first step (pixels are in [0, 1])
-FIRST_STEP = 0.05
-
-
-def first_step_scale(grad: torch.Tensor | None) -> float:
-    """L-BFGS's step factor for its first iteration, so that no pixel moves by more than FIRST_STEP.
-
-    torch's L-BFGS makes its first step 1/|g|_1 long: spread over the half million values of a
-    512 px picture that moves no pixel by more than ~1e-5, and the curvature it then estimates can
-    stall a run (measured: a 362 -> 512 px warm start sat on one loss for 13 steps; with this
-    scale it fell 4x in the same 15 steps). Later iterations use the usual factor 1.
-    """
-    if grad is None:
-        return 1.0
-    g_inf, g_1 = float(grad.abs().max()), float(grad.abs().sum())
-    if g_inf == 0.0:
-        return 1.0
-    return FIRST_STEP / (min(1.0, 1.0 / g_1) * g_inf)
-
-
 def optimise(
     image: torch.Tensor,
     objective: StyleObjective,
@@ -180,21 +160,16 @@ def optimise(
 
     opt = make_opt()
     evaluation = CachedEvaluation(objective, x)
-    fresh = lbfgs
 
     for i in range(1, steps + 1):
         ctx.check()
         if lbfgs:
             before = x.detach().clone()
-            if fresh:
-                evaluation.closure()  # cached: the step below reuses this evaluation
-                opt.param_groups[0]["lr"] = first_step_scale(x.grad)
             opt.step(evaluation.closure)
-            opt.param_groups[0]["lr"], fresh = 1.0, False
             if torch.equal(before, x.detach()):
                 # L-BFGS stalls for good when its line search finds no descent along its direction
                 # (the history no longer fits this point); forgetting the history restarts it
-                opt, fresh = make_opt(), True
+                opt = make_opt()
         else:
             opt.step(evaluation.closure)
             with torch.no_grad():
