@@ -28,8 +28,8 @@ class MultiScaleParams:
     optimizer: Literal["lbfgs", "adam"] = param("lbfgs", help="L-BFGS converges in fewer steps; Adam is steadier at large sizes.")
     lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size (ignored by L-BFGS).", advanced=True)
     # 2, not Gatys's 1: at the coarse scales the deep layers see a larger share of the picture and
-    # pull its layout toward the style's (bench/gatys.py at 512 px: content distance 1.12 with 2,
-    # about 1.2 with 1, against 1.08 for a single-scale run)
+    # pull its layout toward the style's (bench/gatys.py at 512 px: content distance 1.11 with 2,
+    # about 1.2 with 1, against 1.07 for a single-scale run)
     content_weight: float = param(2.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
     style_weight: float = param(20.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
     tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
