@@ -143,4 +143,4 @@ def test_lbfgs_step_costs_one_evaluation_and_matches_the_plain_loop(content, sty
     for _ in range(steps):
         opt.step(closure)
     assert torch.equal(cached, x.detach().clamp(0, 1))
-    assert calls <= steps + 2, calls  # uncached, every step costs at least two (the reference: 2 * steps + 1)
+    assert calls <= steps + 2, calls  # uncached, every step costs at least two
