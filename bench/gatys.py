@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/gatys.py [--size 512] [--plain-steps 200]
 
-(a) plain single-scale Gatys: VGG16, L-BFGS, init from content, --plain-steps steps;
-(b) the `gatys` defaults; (c) the `multiscale` defaults. Figures are engine.metrics (VGG16):
+(a) plain single-scale Gatys: VGG16, L-BFGS, init from content, --plain-steps steps, float32 (the
+textbook reference); (b) the `gatys` defaults; (c) the `multiscale` defaults. (b) and (c) run the
+loss network in bfloat16 where the CPU has it natively (engine.precision), so (b) against (a) is
+what precision alone buys and (c) against (b) what coarse-to-fine adds. Figures are engine.metrics (VGG16):
 style = relative Gram distance to the style (lower = more stylised), content = relative relu3_3
 distance to the photo (lower = more faithful). Not a test: it prints.
 """
@@ -26,6 +28,7 @@ os.environ.setdefault("BRUSHWORK_WEIGHTS_MIRROR", str(ROOT.parent / "shared" / "
 from engine import params  # noqa: E402
 from engine.images import load_image, save_image  # noqa: E402
 from engine.job import StyleJob, StyleSource  # noqa: E402
+from engine.precision import reduced_dtype  # noqa: E402
 from engine.registry import strategies  # noqa: E402
 from engine.runner import run_job  # noqa: E402
 
@@ -43,7 +46,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     content, style = load_image(args.content), load_image(args.style)
     runs = [
-        ("plain gatys (vgg16, lbfgs, content init)", "gatys", {"steps": args.plain_steps}),
+        ("plain gatys (vgg16, lbfgs, content, float32)", "gatys", {"steps": args.plain_steps, "precision": "float32"}),
         ("gatys defaults", "gatys", {}),
         ("multiscale defaults", "multiscale", {}),
     ]
@@ -67,9 +70,12 @@ def main() -> None:
     print(f"\n{'run':44s} {'seconds':>8s} {'style':>7s} {'content':>8s}   (size {args.size}, {torch.get_num_threads()} threads)")
     for label, secs, s, c in rows:
         print(f"{label:44s} {secs:8.1f} {s:7.3f} {c:8.3f}")
-    plain, ms = rows[0], rows[2]
+    plain, defaults, ms = rows
     print(f"\nmultiscale / plain time: {ms[1] / plain[1]:.2f} (target <= 0.33); "
           f"style {ms[2]:.3f} vs {plain[2]:.3f} (target <=), content {ms[3]:.3f} vs {plain[3]:.3f} (target <=)")
+    dtype = reduced_dtype(torch.device("cpu")) or torch.float32
+    print(f"gatys defaults / plain time: {defaults[1] / plain[1]:.2f} (precision alone: the defaults' loss network "
+          f"runs in {dtype}); multiscale / gatys defaults: {ms[1] / defaults[1]:.2f} (what coarse-to-fine adds)")
 
 
 if __name__ == "__main__":

@@ -411,6 +411,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     from . import features
     from .colour import preserve
     from .optimise import StyleObjective, StyleTerm, layers_for, optimise
+    from .precision import reduced_dtype
     from .runner import run_job
 
     dev = ctx.device
@@ -440,6 +441,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     n = len(layout.tiles)
     steps = options.refine_steps
     optimizer = getattr(p, "optimizer", "lbfgs")
+    dtype = reduced_dtype(dev, getattr(p, "precision", "float32"))
     for t in layout.tiles:
         ctx.check()
         blender.flush_above(t.box.y0)
@@ -455,7 +457,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
         tile_terms = [tt for tt in tile_terms if tt.mask is None or float(tt.mask.sum()) > 0.5] or tile_terms[:1]
         objective = StyleObjective(net, x0, tile_terms, style_layers, content_layer,
                                    getattr(p, "content_weight", 1.0), getattr(p, "style_weight", 20.0),
-                                   getattr(p, "tv_weight", 2.0))
+                                   getattr(p, "tv_weight", 2.0), dtype=dtype)
         x = x0
         if steps > 0:
             # Pixels the neighbours already refined stay as they are: this tile continues their

@@ -18,6 +18,7 @@ from .colour import preserve
 from .features import FeatureNet
 from .images import resize
 from .losses import content_loss, gram, gram_loss, tv_loss
+from .precision import reduced_dtype
 from .strategy import Progress, RunContext
 
 #: layer presets per loss network: (style layers, content layer)
@@ -67,14 +68,16 @@ class StyleObjective:
         style_weight: float = 1.0,
         tv_weight: float = 0.0,
         content_mask: torch.Tensor | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         self.net = net
+        self.dtype = dtype  # the loss network's reduced precision (engine.precision), None = float32
         self.style_layers = list(style_layers)
         self.content_layer = content_layer
         self.taps = list(dict.fromkeys(self.style_layers + [content_layer]))
         self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
-        with torch.no_grad():
-            self.content_target = net(content, [content_layer])[content_layer]
+        with torch.no_grad():  # in the same precision as the picture's features: no offset at the start
+            self.content_target = self.features(content, [content_layer])[content_layer]
         self.terms = list(terms)
         self.content_mask = content_mask
         self._masks: dict[tuple[int, str], torch.Tensor] = {}
@@ -88,8 +91,18 @@ class StyleObjective:
             self._masks[key] = downsample_mask(m, hw)
         return self._masks[key]
 
+    def features(self, image: torch.Tensor, taps: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        taps = self.taps if taps is None else taps
+        if self.dtype is None:
+            return self.net(image, taps)
+        # channels-last is the layout oneDNN's bfloat16 convolutions are fast in (0.62 s vs 0.97 s
+        # for a 512 px VGG16 step on 2 cores); the losses take float32 features
+        with torch.autocast(image.device.type, dtype=self.dtype):
+            feats = self.net(image.contiguous(memory_format=torch.channels_last), taps)
+        return {k: v.float() for k, v in feats.items()}
+
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        feats = self.net(image, self.taps)
+        feats = self.features(image)
         c = content_loss(feats[self.content_layer], self.content_target)
         s = image.new_zeros(())
         total_w = sum(t.weight for t in self.terms) or 1.0
@@ -220,11 +233,12 @@ def coarse_to_fine(
 
     Shared by every optimisation strategy (one size is plain Gatys). ``p`` is the strategy's
     params; it has the fields the optimisation strategies share (net, layers, init, optimizer,
-    lr, content/style/tv weights, colour). Returns the final image on the CPU, with the
+    lr, content/style/tv weights, colour, precision). Returns the final image on the CPU, with the
     photo's luminance kept when ``p.colour`` asks for it.
     """
     dev = ctx.device
     net = features.get(p.net, dev)
+    dtype = reduced_dtype(dev, p.precision)
     style_layers, content_layer = layers_for(p.net, p.layers)
     gen = torch.Generator().manual_seed(job.seed)
     styles = job.image_styles()
@@ -235,7 +249,7 @@ def coarse_to_fine(
         content = resize(job.content, hw).to(dev)
         terms = terms_at(net, style_layers, hw, content)
         objective = StyleObjective(net, content, terms, style_layers, content_layer,
-                                   p.content_weight, p.style_weight if terms else 0.0, p.tv_weight)
+                                   p.content_weight, p.style_weight if terms else 0.0, p.tv_weight, dtype=dtype)
         x0 = initial_image(p.init, content, first_style, gen) if image is None else resize(image, hw)
         stage = f"{hw[1]}x{hw[0]}" if len(sizes) == 1 else f"scale {i + 1}/{len(sizes)} ({hw[1]}x{hw[0]})"
         image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage)

@@ -144,3 +144,41 @@ def test_lbfgs_step_costs_one_evaluation_and_matches_the_plain_loop(content, sty
         opt.step(closure)
     assert torch.equal(cached, x.detach().clamp(0, 1))
     assert calls <= steps + 2, calls  # uncached, every step costs at least two
+
+
+def _loss_and_grad(objective, x):
+    x = x.clone().requires_grad_(True)
+    loss, _ = objective(x)
+    loss.backward()
+    return loss.item(), x.grad.flatten()
+
+
+def test_bfloat16_loss_network_only_rounds_the_objective(content, style):
+    """Reduced precision (engine.precision) keeps the loss and its descent direction."""
+    from engine import features
+    from engine.optimise import StyleObjective, StyleTerm, layers_for
+    from engine.precision import reduced_dtype
+    from engine.styletargets import blended_targets
+
+    assert reduced_dtype("cpu", "float32") is None
+    net = features.get("vgg16", torch.device("cpu"))
+    layers, content_layer = layers_for("vgg16", "classic")
+    small = resize_long_edge(content, SIZE)
+    terms = [StyleTerm(blended_targets(net, (StyleSource(image=style),), layers, tuple(small.shape[-2:]), 1.0,
+                                       "none", small, small.device))]
+    x = (small + 0.1 * torch.randn(small.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    exact = _loss_and_grad(StyleObjective(net, small, terms, layers, content_layer, 1.0, 20.0, 2.0), x)
+    rounded = _loss_and_grad(StyleObjective(net, small, terms, layers, content_layer, 1.0, 20.0, 2.0,
+                                            dtype=torch.bfloat16), x)
+    assert abs(rounded[0] - exact[0]) < 0.02 * exact[0], (rounded[0], exact[0])
+    assert torch.nn.functional.cosine_similarity(rounded[1], exact[1], dim=0) > 0.98
+
+
+def test_bfloat16_run_stylises_like_float32(content, style, baseline, monkeypatch):
+    """The bfloat16 path end to end, also on CPUs where "auto" would pick float32."""
+    import engine.optimise
+
+    monkeypatch.setattr(engine.optimise, "reduced_dtype", lambda device, precision: torch.bfloat16)
+    result = run_job(make_job(content, [style], "gatys", steps=40))
+    assert result.figures["style_distance"] < 0.5 * baseline
+    assert result.figures["content_distance"] < 1.1

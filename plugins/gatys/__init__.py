@@ -10,6 +10,7 @@ from engine.job import StyleJob
 from engine.metrics import figures
 from engine.optimise import coarse_to_fine
 from engine.params import param
+from engine.precision import PRECISION_HELP, Precision
 from engine.strategy import Event, Result, RunContext, Strategy
 from engine.styletargets import whole_picture_terms
 
@@ -27,6 +28,7 @@ class GatysParams:
     style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05, help="Style image size relative to the output: larger = bigger strokes.")
     colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour the style first.")
     net: Literal["vgg16", "distilled16x", "vgg19"] = param("vgg16", help="Loss network: vgg16 full quality, distilled16x 16x faster drafts.")
+    precision: Precision = param("auto", help=PRECISION_HELP, advanced=True)
 
 
 class GatysStrategy(Strategy):

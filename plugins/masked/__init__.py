@@ -21,6 +21,7 @@ from engine.losses import style_grams
 from engine.metrics import figures, style_distance
 from engine.optimise import StyleTerm, coarse_to_fine, scale_schedule
 from engine.params import param
+from engine.precision import PRECISION_HELP, Precision
 from engine.regions import RegionMasks, region_masks
 from engine.strategy import Event, Result, RunContext, Strategy
 from engine.styletargets import blended_targets, prepare_style
@@ -46,6 +47,7 @@ class MaskedParams:
     style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05, help="Style image size relative to the output: larger = bigger strokes.")
     colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour each style first.")
     net: Literal["vgg16", "distilled16x", "vgg19"] = param("vgg16", help="Loss network: vgg16 full quality, distilled16x 16x faster drafts.")
+    precision: Precision = param("auto", help=PRECISION_HELP, advanced=True)
 
 
 def blended_job(job: StyleJob, blend: float) -> StyleJob:
