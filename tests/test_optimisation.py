@@ -182,3 +182,18 @@ def test_bfloat16_run_stylises_like_float32(content, style, baseline, monkeypatc
     result = run_job(make_job(content, [style], "gatys", steps=40))
     assert result.figures["style_distance"] < 0.5 * baseline
     assert result.figures["content_distance"] < 1.1
+
+
+def test_coarse_scales_measure_what_the_output_measures():
+    """A scale half the output's size drops the deepest style layer and takes content a block up."""
+    from engine import features
+    from engine.optimise import layers_at_scale, layers_for
+
+    vgg = features.get("vgg16", torch.device("cpu"))
+    classic = layers_for("vgg16", "classic")
+    assert layers_at_scale(vgg, *classic, 1.0) == classic
+    assert layers_at_scale(vgg, *classic, 2 ** 0.5) == classic  # half a block: as the output
+    assert layers_at_scale(vgg, *classic, 2.0) == (classic[0][:-1], "relu3_3")
+    assert layers_at_scale(vgg, *classic, 4.0) == (classic[0][:-2], "relu2_2")
+    fine = layers_for("vgg16", "fine")
+    assert layers_at_scale(vgg, *fine, 64.0) == (("relu1_1",), "relu1_2")  # never empty
