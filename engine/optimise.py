@@ -49,10 +49,11 @@ def layers_at_scale(net: FeatureNet, style_layers: Sequence[str], content_layer:
     output's own layer sees. Deeper style layers would impose structure larger than any the
     output's layers measure, and pull the layout away from the photo's, so a coarse scale drops
     them and takes its content term as many blocks up. (bench/gatys.py's pair at 512 px, multiscale
-    80/90/90 steps, content weight 2: style 0.133 / content 1.016 with the 256 px scale shifted,
-    0.144 / 1.083 without.)
+    80/90/90 steps, content weight 2: style 0.133 / content 1.016 with the 256 and 362 px scales
+    shifted, 0.137 / 1.059 with only the 256 px one, 0.144 / 1.083 with neither.)
     """
-    shift = max(0, round(math.log2(shrink))) if shrink > 1 else 0
+    # whole halvings, half a halving rounding up: the sqrt(2) scale already sits nearer the next block
+    shift = max(0, math.floor(math.log2(shrink) + 0.5 + 1e-9)) if shrink > 1 else 0
     if shift == 0:
         return tuple(style_layers), content_layer
     block = lambda tap: int(tap[4])  # noqa: E731 - "relu3_1" -> 3

@@ -192,7 +192,8 @@ def test_coarse_scales_measure_what_the_output_measures():
     vgg = features.get("vgg16", torch.device("cpu"))
     classic = layers_for("vgg16", "classic")
     assert layers_at_scale(vgg, *classic, 1.0) == classic
-    assert layers_at_scale(vgg, *classic, 2 ** 0.5) == classic  # half a block: as the output
+    assert layers_at_scale(vgg, *classic, 1.3) == classic
+    assert layers_at_scale(vgg, *classic, 512 / 362) == (classic[0][:-1], "relu3_3")  # sqrt(2): nearer a block up
     assert layers_at_scale(vgg, *classic, 2.0) == (classic[0][:-1], "relu3_3")
     assert layers_at_scale(vgg, *classic, 4.0) == (classic[0][:-2], "relu2_2")
     fine = layers_for("vgg16", "fine")
