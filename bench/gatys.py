@@ -3,11 +3,12 @@
     .venv/bin/python bench/gatys.py [--size 512] [--plain-steps 200]
 
 (a) plain single-scale Gatys: VGG16, L-BFGS, init from content, --plain-steps steps, float32 (the
-textbook reference); (b) the `gatys` defaults; (c) the `multiscale` defaults. (b) and (c) run the
-loss network in bfloat16 where the CPU has it natively (engine.precision), so (b) against (a) is
-what precision alone buys and (c) against (b) what coarse-to-fine adds. Figures are engine.metrics (VGG16):
-style = relative Gram distance to the style (lower = more stylised), content = relative relu3_3
-distance to the photo (lower = more faithful). Not a test: it prints.
+textbook reference); (b) the `gatys` defaults; (c) the `multiscale` defaults; (d) (c) in float32.
+(b) and (c) run the loss network in bfloat16 where the CPU has it natively (engine.precision), so
+(b) against (a) is what precision alone buys, (c) against (b) and (d) against (a) what
+coarse-to-fine adds. Figures are engine.metrics (VGG16): style = relative Gram distance to the
+style (lower = more stylised), content = relative relu3_3 distance to the photo (lower = more
+faithful). Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def main() -> None:
         ("plain gatys (vgg16, lbfgs, content, float32)", "gatys", {"steps": args.plain_steps, "precision": "float32"}),
         ("gatys defaults", "gatys", {}),
         ("multiscale defaults", "multiscale", {}),
+        ("multiscale defaults, float32", "multiscale", {"precision": "float32"}),
     ]
     rows = []
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -70,12 +72,13 @@ def main() -> None:
     print(f"\n{'run':44s} {'seconds':>8s} {'style':>7s} {'content':>8s}   (size {args.size}, {torch.get_num_threads()} threads)")
     for label, secs, s, c in rows:
         print(f"{label:44s} {secs:8.1f} {s:7.3f} {c:8.3f}")
-    plain, defaults, ms = rows
+    plain, defaults, ms, ms32 = rows
     print(f"\nmultiscale / plain time: {ms[1] / plain[1]:.2f} (target <= 0.33); "
           f"style {ms[2]:.3f} vs {plain[2]:.3f} (target <=), content {ms[3]:.3f} vs {plain[3]:.3f} (target <=)")
     dtype = reduced_dtype(torch.device("cpu")) or torch.float32
     print(f"gatys defaults / plain time: {defaults[1] / plain[1]:.2f} (precision alone: the defaults' loss network "
-          f"runs in {dtype}); multiscale / gatys defaults: {ms[1] / defaults[1]:.2f} (what coarse-to-fine adds)")
+          f"runs in {dtype}); multiscale / gatys defaults: {ms[1] / defaults[1]:.2f} (what coarse-to-fine adds); "
+          f"multiscale / plain, both float32: {ms32[1] / plain[1]:.2f}")
 
 
 if __name__ == "__main__":
