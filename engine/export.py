@@ -371,40 +371,104 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
 # ---------------------------------------------------------------- optimisation path
 
 
-def _refine_targets(job: StyleJob, net, working: torch.Tensor, style_layers: Sequence[str], dev) -> list:
-    """Global style terms at working scale: the style images' Grams, or (regions, text) the working result's own.
+def _cell_range(a: int, b: int, n: int, stride: int, at_start: bool, at_end: bool) -> slice:
+    """Feature cells (``stride`` px each, ``n`` of them) whose centre lies in pixels [a, b) of the context.
 
-    For regions each term carries its region's weight map at working size; tiles crop it.
+    Tile interiors partition the picture, so every cell is counted by exactly one tile."""
+    lo = 0 if at_start else max(0, -(-(2 * a - stride) // (2 * stride)))
+    hi = n if at_end else min(n, -(-(2 * b - stride) // (2 * stride)))
+    return slice(lo, max(lo, hi))
+
+
+def _grams_by_tile(net, source: TileSource, layers: Sequence[str], masks: Sequence[TileSource | None],
+                   tile: int, dev, ctx: RunContext) -> list[dict[str, torch.Tensor]]:
+    """Gram matrices of a picture as large as the print, one per mask (None = everywhere), tile by tile."""
+    import torch.nn.functional as F
+
+    from .tiling import plan_tiles
+
+    h, w = source.out_hw
+    layout = plan_tiles(h, w, max(tile, 2 * 16 + 1), 0, REFINE_MARGIN, 16)
+    sums: list[dict[str, torch.Tensor]] = [{} for _ in masks]
+    weights: list[dict[str, float]] = [{} for _ in masks]
+    for t in layout.tiles:
+        ctx.check()
+        px = source.crop(t.context).to(dev)
+        ms = [None if m is None else m.crop(t.context).to(dev) for m in masks]
+        with torch.no_grad():
+            feats = net(px, layers)
+        for layer in layers:
+            f = feats[layer][0]
+            stride = 2 ** (int(layer[4]) - 1)
+            ys = _cell_range(t.interior.y0 - t.context.y0, t.interior.y1 - t.context.y0, f.shape[-2], stride,
+                             t.interior.y0 == 0, t.interior.y1 == h)
+            xs = _cell_range(t.interior.x0 - t.context.x0, t.interior.x1 - t.context.x0, f.shape[-1], stride,
+                             t.interior.x0 == 0, t.interior.x1 == w)
+            cells = f[:, ys, xs].reshape(f.shape[0], -1)
+            for k, m in enumerate(ms):
+                if m is None:
+                    g, n = cells @ cells.T, float(cells.shape[1])
+                else:
+                    wk = F.adaptive_avg_pool2d(m, f.shape[-2:])[0, 0][ys, xs].reshape(1, -1)
+                    g, n = (cells * wk) @ cells.T, float(wk.sum())
+                sums[k][layer] = sums[k][layer] + g if layer in sums[k] else g
+                weights[k][layer] = weights[k].get(layer, 0.0) + n
+    return [{l: s[l] / max(wt[l], 1e-6) for l in layers} for s, wt in zip(sums, weights)]
+
+
+def _refine_targets(job: StyleJob, net, working: torch.Tensor, style_layers: Sequence[str], dev,
+                    out_hw: tuple[int, int], tile: int, ctx: RunContext) -> list:
+    """Style terms measured at the print's own scale, so strokes keep their size relative to the picture.
+
+    (Measured at the working size, they asked each print pixel for the texture of a working
+    pixel: a print at 3x the working size grew strokes a third the size, a fine coloured
+    speckle.) An image style gives its Grams with the style scaled to the print; a text region,
+    or a gap without a global style, gives the working result's own, read from it upsampled to
+    the print (nothing is invented there). For regions each term carries its region's weight
+    map at working size; tiles crop it.
     """
-    from .losses import gram
-    from .optimise import StyleTerm, downsample_mask
-    from .styletargets import blended_targets
-
-    p = job.params
-    hw = tuple(working.shape[-2:])
-    styles = job.image_styles()
-    if styles and not job.regions and len(styles) == len(job.styles):
-        from .images import resize
-
-        content = resize(job.content, hw).to(dev)
-        grams = blended_targets(net, styles, style_layers, hw, getattr(p, "style_scale", 1.0),
-                                getattr(p, "colour", "none"), content, dev)
-        return [StyleTerm(grams)]
-    with torch.no_grad():
-        feats = net(working.to(dev), style_layers)
-    if not job.regions:
-        return [StyleTerm({l: gram(feats[l]) for l in style_layers})]
+    from .colour import match_histogram
+    from .images import resize, size_for_long_edge
+    from .losses import blended_grams
+    from .optimise import StyleTerm
     from .regions import region_masks
 
-    rm = region_masks(job, hw)
+    p = job.params
+    scale, colour = getattr(p, "style_scale", 1.0), getattr(p, "colour", "none")
+    photo = resize(job.content, tuple(working.shape[-2:]))
+
+    def image_grams(styles) -> dict[str, torch.Tensor]:
+        per_style = []
+        for s in styles:
+            img = match_histogram(s.image, photo) if colour == "histogram" else s.image
+            hw = size_for_long_edge(img.shape[-2], img.shape[-1], max(16, round(max(out_hw) * scale)))
+            per_style.append(_grams_by_tile(net, TileSource(img, hw), style_layers, [None], tile, dev, ctx)[0])
+        return blended_grams(per_style, [s.weight for s in styles])
+
+    def own_grams(masks: list[torch.Tensor | None]) -> list[dict[str, torch.Tensor]]:
+        sources = [None if m is None else TileSource(m[None, None].float(), out_hw) for m in masks]
+        return _grams_by_tile(net, TileSource(working, out_hw), style_layers, sources, tile, dev, ctx)
+
+    styles = job.image_styles()
+    if not job.regions:
+        grams = image_grams(styles) if styles and len(styles) == len(job.styles) else own_grams([None])[0]
+        return [StyleTerm(grams)]
+    rm = region_masks(job, tuple(working.shape[-2:]))
     maps = list(rm.weights) + [rm.gap]
-    terms = []
-    for m in maps:
-        if float(m.sum()) < 1.0:
-            continue
-        grams = {l: gram(feats[l], downsample_mask(m.to(dev), tuple(feats[l].shape[-2:]))) for l in style_layers}
-        terms.append(StyleTerm(grams, mask=m, weight=float(m.mean())))
-    return terms
+    sources = [r.style for r in job.regions] + [None]  # None: the gap
+    kept = [(m, s) for m, s in zip(maps, sources) if float(m.sum()) >= 1.0]
+    grams: list[dict[str, torch.Tensor] | None] = []
+    for m, s in kept:
+        if s is not None and s.image is not None:
+            grams.append(image_grams([s]))
+        elif s is None and job.gaps == "global" and styles:
+            grams.append(image_grams(styles))
+        else:
+            grams.append(None)
+    missing = [i for i, g in enumerate(grams) if g is None]
+    for i, g in zip(missing, own_grams([kept[i][0] for i in missing]) if missing else []):
+        grams[i] = g
+    return [StyleTerm(g, mask=m, weight=float(m.mean())) for (m, _), g in zip(kept, grams)]
 
 
 def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) -> ExportReport:
@@ -428,8 +492,8 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     net_name = getattr(p, "net", "vgg16")
     net = features.get(net_name, dev)
     style_layers, content_layer = layers_for(net_name, getattr(p, "layers", "classic"))
-    terms = _refine_targets(job, net, work_img, style_layers, dev)
     tile = _tile_side(dev, refine_bytes_per_pixel(p), REFINE_MARGIN, options, 8)
+    terms = _refine_targets(job, net, work_img, style_layers, dev, (out_h, out_w), tile, ctx)
     layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), REFINE_MARGIN, 1)
     upsampled = TileSource(work_img, (out_h, out_w))
     luminance = getattr(p, "colour", "none") == "luminance"

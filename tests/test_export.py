@@ -335,3 +335,23 @@ def test_regions_survive_tiled_refinement(content, style, style2, tmp_path):
         print(f"own {d_own:.3f} other {d_other:.3f} photo {d_photo:.3f}")
         assert d_own < d_other, (d_own, d_other)
         assert d_own < 0.7 * d_photo
+
+
+def test_print_refinement_paints_the_style_at_the_print_scale(content, style, tmp_path):
+    """A print at 3x the working size takes the style's texture at its own scale.
+
+    Refined against the working size's targets, each print pixel was asked for the texture of a
+    working pixel: strokes a third the size, a fine coloured speckle."""
+    from engine.images import resize_long_edge
+    from engine.metrics import style_distance
+
+    cls = strategies.get("multiscale")
+    params = params_mod.make(cls.Params, {"start_size": 64, "coarse_steps": 40, "fine_steps": 15})
+    job = StyleJob(content=content, strategy="multiscale", params=params, styles=(StyleSource(image=style),),
+                   size=384, device="cpu")
+    report = export(job, tmp_path / "print.png", ExportOptions(working_size=128, tile=192, tiled=True))
+    assert report.method == "tiled-refine" and report.tiles >= 4
+    img = torch.from_numpy(read_rgb(tmp_path / "print.png") / 255).permute(2, 0, 1)[None].float()
+    at_print = style_distance(img, [resize_long_edge(style, 384)])
+    at_working = style_distance(img, [resize_long_edge(style, 128)])
+    assert at_print < at_working, (at_print, at_working)
