@@ -56,7 +56,9 @@ def layers_at_scale(net: FeatureNet, style_layers: Sequence[str], content_layer:
     shift = max(0, math.floor(math.log2(shrink) + 0.5 + 1e-9)) if shrink > 1 else 0
     if shift == 0:
         return tuple(style_layers), content_layer
-    block = lambda tap: int(tap[4])  # noqa: E731 - "relu3_1" -> 3
+    def block(tap: str) -> int:  # "relu3_1" -> 3
+        return int(tap[4])
+
     deepest = max(block(l) for l in style_layers)
     kept = tuple(l for l in style_layers if block(l) <= deepest - shift) or tuple(style_layers[:1])
     content_block = max(1, block(content_layer) - shift)
