@@ -38,7 +38,9 @@ class MaskedParams:
     fine_steps: int = param(30, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
     optimizer: Literal["lbfgs", "adam"] = param("lbfgs", help="L-BFGS converges in fewer steps; Adam is steadier at large sizes.")
     lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size (ignored by L-BFGS).", advanced=True)
-    content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
+    # 1.5 as in multiscale (skyline, left half Starry Night, 512 px: content 0.852 / region style 0.146
+    # with 1, 0.813 / 0.133 with 1.5, 0.802 / 0.144 with 2)
+    content_weight: float = param(1.5, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
     style_weight: float = param(20.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly each region follows its style.")
     tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
     blend: float = param(4.0, min=0.0, max=64.0, step=1.0, help="Feather (px at the output size) added to every region edge, so styles meet in a soft band, not a seam.")
