@@ -493,6 +493,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     net = features.get(net_name, dev)
     style_layers, content_layer = layers_for(net_name, getattr(p, "layers", "classic"))
     tile = _tile_side(dev, refine_bytes_per_pixel(p), REFINE_MARGIN, options, 8)
+    _tile_progress(on_event, 0, 1, "measuring the styles at the print's scale")  # a pass over each style at print size
     terms = _refine_targets(job, net, work_img, style_layers, dev, (out_h, out_w), tile, ctx)
     layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), REFINE_MARGIN, 1)
     upsampled = TileSource(work_img, (out_h, out_w))
