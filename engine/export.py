@@ -428,7 +428,7 @@ def _refine_targets(job: StyleJob, net, working: torch.Tensor, style_layers: Seq
     map at working size; tiles crop it.
     """
     from .colour import match_histogram
-    from .images import resize, size_for_long_edge
+    from .images import resize, style_size
     from .losses import blended_grams
     from .optimise import StyleTerm
     from .regions import region_masks
@@ -441,8 +441,8 @@ def _refine_targets(job: StyleJob, net, working: torch.Tensor, style_layers: Seq
         per_style = []
         for s in styles:
             img = match_histogram(s.image, photo) if colour == "histogram" else s.image
-            hw = size_for_long_edge(img.shape[-2], img.shape[-1], max(16, round(max(out_hw) * scale)))
-            per_style.append(_grams_by_tile(net, TileSource(img, hw), style_layers, [None], tile, dev, ctx)[0])
+            source = TileSource(img, style_size(img, out_hw, scale))  # as scale_style, never whole in memory
+            per_style.append(_grams_by_tile(net, source, style_layers, [None], tile, dev, ctx)[0])
         return blended_grams(per_style, [s.weight for s in styles])
 
     def own_grams(masks: list[torch.Tensor | None]) -> list[dict[str, torch.Tensor]]:

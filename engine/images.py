@@ -133,9 +133,13 @@ def save_image(t: torch.Tensor, path: str | os.PathLike, dpi: float | None = Non
     return atomic_write(dest, lambda tmp: im.save(tmp, format=fmt, **kwargs))
 
 
-def scale_style(style: torch.Tensor, out_hw: tuple[int, int], scale: float = 1.0) -> torch.Tensor:
-    """Resize a style image so its long edge is ``scale`` x the output's long edge.
+def style_size(style: torch.Tensor, out_hw: tuple[int, int], scale: float = 1.0) -> tuple[int, int]:
+    """The size that puts a style image's long edge at ``scale`` x the output's long edge.
 
     Brush strokes then keep the same size relative to the picture at every output size.
     """
-    return resize_long_edge(style, max(16, round(max(out_hw) * scale)))
+    return size_for_long_edge(style.shape[-2], style.shape[-1], max(16, round(max(out_hw) * scale)))
+
+
+def scale_style(style: torch.Tensor, out_hw: tuple[int, int], scale: float = 1.0) -> torch.Tensor:
+    return resize(style, style_size(style, out_hw, scale))

@@ -102,19 +102,25 @@ def test_colour_preservation_keeps_content_chroma(content, style):
     assert chroma_err < 0.5 * plain_err
 
 
-def test_lbfgs_step_costs_one_evaluation_and_matches_the_plain_loop(content, style):
-    """The evaluation cache halves the cost of a step without changing a single pixel."""
+def _objective(photo, style, dtype=None):
+    """The gatys defaults' objective (VGG16, classic layers) for ``photo`` and one style."""
     from engine import features
-    from engine.optimise import StyleObjective, StyleTerm, layers_for, optimise
+    from engine.optimise import StyleObjective, StyleTerm, layers_for
     from engine.styletargets import blended_targets
 
     net = features.get("vgg16", torch.device("cpu"))
     layers, content_layer = layers_for("vgg16", "classic")
+    terms = [StyleTerm(blended_targets(net, (StyleSource(image=style),), layers, tuple(photo.shape[-2:]), 1.0,
+                                       "none", photo, photo.device))]
+    return StyleObjective(net, photo, terms, layers, content_layer, 1.0, 20.0, 2.0, dtype=dtype)
+
+
+def test_lbfgs_step_costs_one_evaluation_and_matches_the_plain_loop(content, style):
+    """The evaluation cache halves the cost of a step without changing a single pixel."""
+    from engine.optimise import optimise
+
     small = resize_long_edge(content, 64)
-    hw = tuple(small.shape[-2:])
-    terms = [StyleTerm(blended_targets(net, (StyleSource(image=style),), layers, hw, 1.0, "none", small,
-                                       small.device))]
-    objective = StyleObjective(net, small, terms, layers, content_layer, 1.0, 20.0, 2.0)
+    objective = _objective(small, style)
     calls = 0
 
     def counted(x):
@@ -155,21 +161,13 @@ def _loss_and_grad(objective, x):
 
 def test_bfloat16_loss_network_only_rounds_the_objective(content, style):
     """Reduced precision (engine.precision) keeps the loss and its descent direction."""
-    from engine import features
-    from engine.optimise import StyleObjective, StyleTerm, layers_for
     from engine.precision import reduced_dtype
-    from engine.styletargets import blended_targets
 
     assert reduced_dtype("cpu", "float32") is None
-    net = features.get("vgg16", torch.device("cpu"))
-    layers, content_layer = layers_for("vgg16", "classic")
     small = resize_long_edge(content, SIZE)
-    terms = [StyleTerm(blended_targets(net, (StyleSource(image=style),), layers, tuple(small.shape[-2:]), 1.0,
-                                       "none", small, small.device))]
     x = (small + 0.1 * torch.randn(small.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
-    exact = _loss_and_grad(StyleObjective(net, small, terms, layers, content_layer, 1.0, 20.0, 2.0), x)
-    rounded = _loss_and_grad(StyleObjective(net, small, terms, layers, content_layer, 1.0, 20.0, 2.0,
-                                            dtype=torch.bfloat16), x)
+    exact = _loss_and_grad(_objective(small, style), x)
+    rounded = _loss_and_grad(_objective(small, style, dtype=torch.bfloat16), x)
     assert abs(rounded[0] - exact[0]) < 0.02 * exact[0], (rounded[0], exact[0])
     assert torch.nn.functional.cosine_similarity(rounded[1], exact[1], dim=0) > 0.98
 
