@@ -371,21 +371,13 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
 # ---------------------------------------------------------------- optimisation path
 
 
-def _cell_range(a: int, b: int, n: int, stride: int, at_start: bool, at_end: bool) -> slice:
-    """Feature cells (``stride`` px each, ``n`` of them) whose centre lies in pixels [a, b) of the context.
-
-    Tile interiors partition the picture, so every cell is counted by exactly one tile."""
-    lo = 0 if at_start else max(0, -(-(2 * a - stride) // (2 * stride)))
-    hi = n if at_end else min(n, -(-(2 * b - stride) // (2 * stride)))
-    return slice(lo, max(lo, hi))
-
-
 def _grams_by_tile(net, source: TileSource, layers: Sequence[str], masks: Sequence[TileSource | None],
                    tile: int, dev, ctx: RunContext) -> list[dict[str, torch.Tensor]]:
     """Gram matrices of a picture as large as the print, one per mask (None = everywhere), tile by tile."""
     import torch.nn.functional as F
 
-    from .tiling import plan_tiles
+    from .features import tap_block
+    from .tiling import cell_slice, plan_tiles
 
     h, w = source.out_hw
     layout = plan_tiles(h, w, max(tile, 2 * 16 + 1), 0, REFINE_MARGIN, 16)
@@ -399,11 +391,10 @@ def _grams_by_tile(net, source: TileSource, layers: Sequence[str], masks: Sequen
             feats = net(px, layers)
         for layer in layers:
             f = feats[layer][0]
-            stride = 2 ** (int(layer[4]) - 1)
-            ys = _cell_range(t.interior.y0 - t.context.y0, t.interior.y1 - t.context.y0, f.shape[-2], stride,
-                             t.interior.y0 == 0, t.interior.y1 == h)
-            xs = _cell_range(t.interior.x0 - t.context.x0, t.interior.x1 - t.context.x0, f.shape[-1], stride,
-                             t.interior.x0 == 0, t.interior.x1 == w)
+            stride = 2 ** (tap_block(layer) - 1)
+            inside = t.interior.within(t.context)
+            ys = cell_slice(inside.y0, inside.y1, t.context.h, stride, f.shape[-2])
+            xs = cell_slice(inside.x0, inside.x1, t.context.w, stride, f.shape[-1])
             cells = f[:, ys, xs].reshape(f.shape[0], -1)
             for k, m in enumerate(ms):
                 if m is None:

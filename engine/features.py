@@ -24,6 +24,11 @@ _VGG_CFG = {
 _VGG_WIDTHS = (64, 128, 256, 512, 512)
 
 
+def tap_block(tap: str) -> int:
+    """The VGG block a tap belongs to: "relu3_1" -> 3 (its features are 2**(block-1) px apart)."""
+    return int(tap[4])
+
+
 class FeatureNet(nn.Module):
     """Base: ``forward(x, taps)`` returns ``{tap: activation}``."""
 
@@ -88,9 +93,9 @@ class DistilledFeatures(FeatureNet):
 
     def forward(self, x: torch.Tensor, taps: Iterable[str]) -> dict[str, torch.Tensor]:
         taps = self.check_taps(taps)
-        levels = {int(t[4]) for t in taps}
+        levels = {tap_block(t) for t in taps}
         feats = self.encoder.forward_taps(x, max(levels), aux=True)
-        return {t: feats[int(t[4])] for t in taps}
+        return {t: feats[tap_block(t)] for t in taps}
 
 
 #: the loss networks users can choose, with what each is for

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from . import features
 from .colour import preserve
-from .features import FeatureNet
+from .features import FeatureNet, tap_block
 from .images import resize
 from .losses import content_loss, gram, gram_loss, tv_loss
 from .precision import reduced_dtype
@@ -56,13 +56,10 @@ def layers_at_scale(net: FeatureNet, style_layers: Sequence[str], content_layer:
     shift = max(0, math.floor(math.log2(shrink) + 0.5 + 1e-9)) if shrink > 1 else 0
     if shift == 0:
         return tuple(style_layers), content_layer
-    def block(tap: str) -> int:  # "relu3_1" -> 3
-        return int(tap[4])
-
-    deepest = max(block(l) for l in style_layers)
-    kept = tuple(l for l in style_layers if block(l) <= deepest - shift) or tuple(style_layers[:1])
-    content_block = max(1, block(content_layer) - shift)
-    content = [t for t in net.taps if block(t) == content_block][-1]  # that block's output
+    deepest = max(tap_block(l) for l in style_layers)
+    kept = tuple(l for l in style_layers if tap_block(l) <= deepest - shift) or tuple(style_layers[:1])
+    content_block = max(1, tap_block(content_layer) - shift)
+    content = [t for t in net.taps if tap_block(t) == content_block][-1]  # that block's output
     return kept, content
 
 

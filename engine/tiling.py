@@ -147,6 +147,19 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int = 64, margin: in
     return TileLayout(height, width, tile, overlap, margin, tuple(tiles))
 
 
+def cell_slice(a: int, b: int, length: int, stride: int, cells: int) -> slice:
+    """Feature cells (``stride`` px each, ``cells`` of them) of a ``length`` px context whose centre lies in [a, b).
+
+    Tile interiors partition the picture, so every cell is counted by exactly one tile. An interior
+    that reaches the context's end (the picture's edge) takes every cell up to the last, including
+    one over padding that a whole pass would count too.
+    """
+    # cell i covers pixels [i*stride, (i+1)*stride) of the context; its centre in [a, b)
+    lo = max(0, -(-(2 * a - stride) // (2 * stride)))
+    hi = cells if b >= length else min(cells, -(-(2 * b - stride) // (2 * stride)))
+    return slice(lo, max(lo, hi))
+
+
 def _ramp(lo: int, hi: int, start: int, n: int, fade_lo: int, fade_hi: int) -> np.ndarray:
     """1-D weights over box pixels start..start+n: 1 on [lo, hi), cross-fading linearly over
     ``fade`` px either side of each edge (the neighbour's weight is one minus this)."""

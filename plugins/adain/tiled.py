@@ -21,7 +21,7 @@ from engine.images import scale_style, size_for_long_edge
 from engine.job import StyleJob
 from engine.regions import region_masks
 from engine.strategy import RunContext
-from engine.tiling import Box, TileSource, choose_tile_size, plan_tiles
+from engine.tiling import Box, TileSource, cell_slice, choose_tile_size, plan_tiles
 
 from .model import DOWNSAMPLE, EPS, StyleStats, adain, pad_to_multiple, stylise_features
 
@@ -42,14 +42,8 @@ def _cells(interior: Box, hw: tuple[int, int]) -> tuple[slice, slice]:
     pass counts them.
     """
     d = DOWNSAMPLE
-
-    def axis(a: int, b: int, n: int) -> slice:
-        # cell i covers pixels [i*d, i*d + d) of the context; its centre i*d + d/2 in [a, b)
-        lo = max(0, -(-(2 * a - d) // (2 * d)))
-        hi = -(-n // d) if b >= n else max(lo, -(-(2 * b - d) // (2 * d)))
-        return slice(lo, hi)
-
-    return axis(interior.y0, interior.y1, hw[0]), axis(interior.x0, interior.x1, hw[1])
+    return (cell_slice(interior.y0, interior.y1, hw[0], d, -(-hw[0] // d)),
+            cell_slice(interior.x0, interior.x1, hw[1], d, -(-hw[1] // d)))
 
 
 def _sums(feat: torch.Tensor, weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
