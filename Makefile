@@ -6,7 +6,7 @@ MIRROR  ?= $(wildcard ../shared/weights)
 STAMP   := $(VENV)/.installed
 
 
-.PHONY: run test setup weights bench screenshot clean
+.PHONY: run test setup weights qt-libs bench screenshot clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,12 @@ weights: $(STAMP)
 	$(BIN)/brushwork weights fetch $(if $(MIRROR),--mirror $(MIRROR),)
 	$(BIN)/brushwork weights status
 
-run: weights
+# Qt's xcb plugin links system libraries a fresh Debian lacks (the list: editor/qt_platform.py):
+# as root they are apt-get installed, otherwise the one command to run is printed and make stops.
+qt-libs: $(STAMP)
+	$(BIN)/python -m editor.qt_platform --install --no-display-check
+
+run: weights qt-libs
 	$(BIN)/brushwork-editor --sample
 
 test: weights
@@ -33,9 +38,10 @@ test: weights
 bench: weights
 	$(BIN)/python bench/gatys.py
 
-# The README's screenshot: the real window under Xvfb, the bundled sample rendered (apt-get install xvfb).
+# The README's screenshot: the real window (xcb) under Xvfb, the bundled sample rendered.
 screenshot: weights
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m editor.screenshot docs/screenshot.png
+	$(BIN)/python -m editor.qt_platform --install --xvfb
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m editor.screenshot docs/screenshot.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,6 +12,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("path", nargs="?", help="a .brushwork project or a content image to open")
     ap.add_argument("--sample", action="store_true", help="open the bundled sample (a city, four paintings, a sky region)")
     ap.add_argument("--no-recovery", action="store_true", help="do not offer to restore an autosaved session")
+    ap.add_argument("--strategy", help="start with this strategy selected (e.g. adain for instant renders)")
     return ap.parse_args(argv)
 
 
@@ -42,6 +43,12 @@ def offer_recovery(window) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from .qt_platform import check
+
+    report = check()
+    if not report.ok:  # Qt would abort (SIGABRT) with a wall of plugin lines; say it in two
+        print(f"brushwork-editor: {report.message()}", file=sys.stderr)
+        return 2
     from PySide6.QtWidgets import QApplication
 
     from .mainwindow import MainWindow
@@ -61,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.path:
         p = Path(args.path)
         window.open_project(p) if p.suffix == ".brushwork" else window.open_image(p)
+    if args.strategy:
+        from engine.registry import strategies
+
+        if args.strategy not in strategies.all():
+            print(f"brushwork-editor: no strategy '{args.strategy}'; known: {', '.join(strategies.all())}.",
+                  file=sys.stderr)
+            return 2
+        window.strategy_panel.select(args.strategy)
     return app.exec()
 
 
