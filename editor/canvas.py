@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem, QWidget
 
 from .brush import BrushSettings, Stroke, fill_mask, flood_region
@@ -82,6 +82,8 @@ class Canvas(ImageView):
     message = Signal(str)
     #: the brush changed (size via [ and ])
     brushChanged = Signal(object)
+    #: the mask under a stroke changed (live mode re-renders from the working mask)
+    strokeMoved = Signal(object)
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,7 +136,10 @@ class Canvas(ImageView):
             return
         pix = QPixmap.fromImage(tensor_to_qimage(image))
         self.result_item.setPixmap(pix)
-        self.result_item.setScale(self.doc.content.width() / max(1, pix.width()))
+        # each axis on its own: a 448 px result of a 1024x666 photo is 291 rows, which a
+        # uniform scale leaves a pixel short of the photo (a stripe of photo at the bottom)
+        self.result_item.setTransform(QTransform.fromScale(self.doc.content.width() / max(1, pix.width()),
+                                                           self.doc.content.height() / max(1, pix.height())))
         self.result_item.setVisible(self.show_result)
 
     def _result_changed(self) -> None:
@@ -221,6 +226,7 @@ class Canvas(ImageView):
         item = self._overlays.get(self._stroke_region.id)
         if item is not None:
             item.refresh(self._stroke.working, dirty)
+        self.strokeMoved.emit(self._stroke_region)
 
     def end_stroke(self) -> None:
         if self._stroke is None or self._stroke_region is None:

@@ -82,6 +82,8 @@ class Document(QObject):
     regionChanged = Signal(object)
     resultChanged = Signal()
     keptChanged = Signal()
+    #: one style's tick or blend weight changed (the style object)
+    styleChanged = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -131,6 +133,10 @@ class Document(QObject):
         self.styles.append(item)
         self.stylesChanged.emit()
         return item
+
+    def set_style_attr(self, item: StyleItem, attr: str, value: Any) -> None:
+        setattr(item, attr, value)
+        self.styleChanged.emit(item)
 
     def remove_style(self, item: StyleItem) -> None:
         self.styles.remove(item)

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
-                               QToolBar, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
+                               QSpinBox, QToolBar, QWidget)
 
 from shiboken6 import isValid as shiboken_valid
 
@@ -32,6 +32,7 @@ from .document import Document, ResultEntry
 from .export_dialog import ExportDialog, ExportRunner, ExportSettings
 from .job_panel import JobPanel, caption
 from .jobs import JobQueue, ProgressInfo, explain
+from .live import LiveMode, instant_strategies
 from .recovery import Autosave
 from .regions_panel import RegionsPanel
 from .segmenting import SegmentRunner
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.queue = JobQueue(parent=self)
         self.exporter = ExportRunner(self)
         self.segmenter = SegmentRunner(self)
+        self.live = LiveMode(self.doc, lambda name: self.doc.params.get(name, {}), self)
 
         self.styles_panel = StylesPanel(self.doc)
         self.regions_panel = RegionsPanel(self.doc)
@@ -157,6 +159,8 @@ class MainWindow(QMainWindow):
         self.show_result_action = self._action(v, "Show result", self.canvas.set_show_result, "\\",
                                                "Toggle between the result and the original photo", checkable=True)
         self.show_result_action.setChecked(True)
+        self.live_action = self._action(v, "Live", self.live.set_enabled, "L",
+                                        "Restyle the canvas with an instant strategy on every edit", checkable=True)
         v.addSeparator()
         for dock in (self.styles_dock, self.regions_dock, self.strategy_dock, self.job_dock):
             v.addAction(dock.toggleViewAction())
@@ -193,6 +197,8 @@ class MainWindow(QMainWindow):
         self.render_action = self._action(j, "Render", self.render, "Ctrl+R")
         self._action(j, "Compare strategies…", self.ask_compare, "Ctrl+Shift+R")
         self._action(j, "Cancel", self.cancel, "Esc")
+        self.refine_action = self._action(j, "Refine", self.refine, "Ctrl+Shift+Return",
+                                          "Render the quality strategy; the live picture is kept to compare")
         j.addSeparator()
         self._action(j, "Keep result", self.keep_result, "Ctrl+K", "Keep the result on the canvas in the project")
 
@@ -228,6 +234,24 @@ class MainWindow(QMainWindow):
         bar.addAction(self.redo_action)
         bar.addSeparator()
         bar.addAction(self.render_action)
+        bar.addSeparator()
+        bar.addAction(self.live_action)
+        self.live_strategy = QComboBox()
+        self.live_strategy.setToolTip("The instant strategy live mode renders with")
+        for name in instant_strategies():
+            cls = strategies.get(name)
+            self.live_strategy.addItem(cls.title or name, name)
+        self.live_strategy.currentIndexChanged.connect(lambda _: self.live.set_strategy(self.live_strategy.currentData()))
+        bar.addWidget(self.live_strategy)
+        self.live_size = QSpinBox()
+        self.live_size.setRange(128, 2048)
+        self.live_size.setSingleStep(64)
+        self.live_size.setValue(self.live.size)
+        self.live_size.setSuffix(" px")
+        self.live_size.setToolTip("Live working size (long edge): smaller follows the brush faster")
+        self.live_size.valueChanged.connect(self.live.set_size)
+        bar.addWidget(self.live_size)
+        bar.addAction(self.refine_action)
         self.size_slider.valueChanged.connect(self._brush_from_sliders)
         self.hardness_slider.valueChanged.connect(self._brush_from_sliders)
         self.opacity_slider.valueChanged.connect(self._brush_from_sliders)
@@ -257,6 +281,11 @@ class MainWindow(QMainWindow):
         self.regions_panel.autoRequested.connect(self.auto_regions)
         self.regions_panel.scribblesRequested.connect(self.grow_scribbles)
         self.strategy_panel.runRequested.connect(self.render)
+        self.strategy_panel.paramsChanged.connect(self.live.edited)
+        self.canvas.strokeMoved.connect(self.live.stroke_moved)
+        self.live.shown.connect(self._live_shown)
+        self.live.failed.connect(self._live_failed)
+        self.live.enabledChanged.connect(self._live_toggled)
         self.strategy_panel.compareRequested.connect(self.ask_compare)
         self.job_panel.cancelRequested.connect(self.cancel)
         self.job_panel.resultPicked.connect(self.doc.set_result)
@@ -473,6 +502,39 @@ class MainWindow(QMainWindow):
         window.show()
         return window
 
+    # ================================================================ live
+    def _live_toggled(self, on: bool) -> None:
+        self.live_action.setChecked(on)
+        if on:
+            self.statusBar().showMessage(f"Live: every edit restyles the canvas ({self.live.strategy}, "
+                                         f"{self.live.size} px). Refine renders the quality strategy.", 5000)
+        else:
+            self.doc.resultChanged.emit()  # back to the last real result (or the photo)
+            self.statusBar().showMessage("Live off", 3000)
+
+    def _live_shown(self, image) -> None:
+        self.canvas.show_image(image)
+        self.job_panel.error.hide()  # recovered: the last live error no longer applies
+
+    def _live_failed(self, message: str, fix: str) -> None:
+        """Shown without a dialog: live mode stays on and tries again at the next edit."""
+        self.job_panel.show_error(f"Live: {message}", fix)
+        self.statusBar().showMessage(f"Live: {message} {fix}", 8000)
+
+    def refine(self) -> int | None:
+        """Render the quality strategy; the live picture stays on the canvas until its previews
+        replace it, and is kept so Compare and the Kept list can show both."""
+        if self.live.last_image is not None:
+            cls = strategies.get(self.live.strategy)
+            entry = ResultEntry(f"Live: {cls.title or cls.name} #{len(self.doc.kept) + 1}", self.live.last_image,
+                                cls.name, dict(self.doc.params.get(cls.name, {})), {}, 0.0)
+            self.doc.keep(entry)
+        if getattr(self.strategy_panel.strategy_class(), "instant", False):
+            quality = "masked" if any(r.style and not r.is_empty() for r in self.doc.regions) else "multiscale"
+            if quality in strategies.all():
+                self.strategy_panel.select(quality)
+        return self.render()
+
     def cancel(self) -> None:
         """Stop the running job, everything queued, and a running export (within a step)."""
         self.queue.cancel()
@@ -654,6 +716,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.queue.shutdown()
+        self.live.shutdown()
         self.exporter.cancel()
         self.autosave.timer.stop()
         self.autosave.discard()

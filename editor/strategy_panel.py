@@ -24,6 +24,8 @@ class StrategyPanel(QWidget):
     runRequested = Signal()
     compareRequested = Signal()
     message = Signal(str)
+    #: a parameter of the shown strategy changed (a slider, a field, a preset)
+    paramsChanged = Signal()
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +106,7 @@ class StrategyPanel(QWidget):
         self.size.valueChanged.connect(lambda v: setattr(self.doc, "size", v))
         self.seed.valueChanged.connect(lambda v: setattr(self.doc, "seed", v))
         self.gaps.currentIndexChanged.connect(lambda _: setattr(self.doc, "gaps", self.gaps.currentData()))
+        self.gaps.currentIndexChanged.connect(lambda _: self.paramsChanged.emit())
         self.sync_from_document()
 
     # ------------------------------------------------------------ state
@@ -143,6 +146,7 @@ class StrategyPanel(QWidget):
     def _store(self) -> None:
         if self.form is not None:
             self.doc.params[self.form_strategy] = self.form.values()
+            self.paramsChanged.emit()
 
     def _strategy_changed(self, *_: Any) -> None:
         name = self.strategy()

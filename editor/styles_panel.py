@@ -137,12 +137,12 @@ class StylesPanel(QWidget):
 
     def _item_changed(self, item: QListWidgetItem) -> None:
         s: StyleItem = item.data(Qt.ItemDataRole.UserRole)
-        s.active = item.checkState() == Qt.CheckState.Checked
+        self.doc.set_style_attr(s, "active", item.checkState() == Qt.CheckState.Checked)
 
     def _weight_changed(self, v: float) -> None:
         s = self.selected()
         if s is not None:
-            s.weight = v
+            self.doc.set_style_attr(s, "weight", v)
 
     # ------------------------------------------------------------ adding
     def add_files(self, paths: list[str]) -> list[StyleItem]:

@@ -78,6 +78,8 @@ class Strategy:
     honours_regions: ClassVar[bool] = False
     #: feed-forward strategies that can render a large image tile by tile
     tileable: ClassVar[bool] = False
+    #: fast enough (well under a second at 512 px on a CPU) to follow the brush in live mode
+    instant: ClassVar[bool] = False
 
     def run(self, job: Any, ctx: RunContext) -> Iterator[Event]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -93,5 +95,6 @@ class Strategy:
             "style_sources": sorted(cls.style_sources),
             "honours_regions": cls.honours_regions,
             "tileable": cls.tileable,
+            "instant": cls.instant,
             "params": [s.to_json() for s in specs(cls.Params)],
         }

@@ -27,6 +27,7 @@ from .model import (
     StyleFeatureCache,
     StyleStats,
     adain,
+    content_cache,
     load_decoder,
     load_encoder,
     mean_std,
@@ -90,9 +91,12 @@ class AdaINStrategy(Strategy):
     Params = AdaINParams
     honours_regions = True
     tileable = True
+    instant = True
 
     #: the style cache (a class attribute so tests and the editor can inspect hits)
     cache: StyleFeatureCache = style_cache
+    #: encoded contents: a live edit (mask, alpha, style) re-runs only the transform and the decode
+    contents = content_cache
 
     def tile_renderer(self, job: StyleJob, ctx: RunContext):
         """Hooks for print-size export (engine.export): global content statistics, then tiles."""
@@ -121,11 +125,15 @@ class AdaINStrategy(Strategy):
         if not styles and not regions:
             raise InputError("AdaIN needs at least one style image (or regions with styles).")
         autocast = device.type == "cuda"
-        with torch.no_grad():
-            x, hw = pad_to_multiple(content.to(device))
-            x = x.contiguous(memory_format=torch.channels_last)
+        hw = tuple(content.shape[-2:])
+
+        def encode() -> torch.Tensor:
+            x, _ = pad_to_multiple(content.to(device))
             with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
-                fc = encoder(x).float()
+                return encoder(x.contiguous(memory_format=torch.channels_last)).float()
+
+        with torch.no_grad():
+            fc = self.contents.get(job.content, out_hw, p.encoder, device, encode)
             glob = None
             if styles:
                 glob = blend_stats([self.style_stats(s, encoder, p, out_hw, content, device) for s in styles],

@@ -317,3 +317,45 @@ class StyleFeatureCache:
 
 #: the process-wide cache the strategy uses
 style_cache = StyleFeatureCache()
+
+
+class ContentFeatureCache:
+    """The last few contents' encoded features, so live edits (a stroke, a slider) skip the encoder.
+
+    Keyed by the content tensor itself (identity and in-place version, not a hash of its pixels:
+    a job hands over the document's own tensor on every edit), the size it was encoded at, the
+    encoder and the device. Thread-safe, like the style cache.
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, content: torch.Tensor, out_hw: tuple[int, int], encoder_name: str, device: torch.device,
+            encode) -> torch.Tensor:
+        """``encode()``'s features for ``content`` at ``out_hw``, computed once per key."""
+        key = (id(content), content._version, tuple(out_hw), encoder_name, str(device))
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None and item[0] is content:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return item[1]
+        features = encode()
+        with self._lock:
+            self.misses += 1
+            self._items[key] = (content, features)  # the reference keeps id(content) from being reused
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return features
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+
+content_cache = ContentFeatureCache()

@@ -1,0 +1,197 @@
+"""Live mode: the canvas restyles as the artist paints, slides and picks styles.
+
+Every edit that changes the job asks for one render with an instant strategy at the live
+working size. Latest wins: at most one render runs and at most one waits, and the waiting one
+is always built from the newest edit. Live renders run on their own worker thread, so a long
+quality render on the main queue never holds the canvas back, and the GUI thread never waits
+on either.
+
+A running render that is merely a few edits behind is let finish: it is still newer than
+the canvas, and cancelling it would leave a slider held in motion with no picture at all
+(cancelling takes effect between stages, and an instant render at 512 px is one or a few).
+One whose inputs are gone (another photo, strategy or live size) is cancelled between its
+stages, and its result is dropped. What each edit costs stays low because the strategies keep the content's
+encodings and the styles' statistics cached across jobs (a mask edit re-runs the regional
+transform and the decode, a slider only the blend and the decode).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine import params as params_mod
+from engine.errors import BrushworkError
+from engine.job import StyleJob
+from engine.registry import strategies
+from engine.worker import JobDone, JobHandle, JobWorker
+
+from .document import Document
+from .jobs import explain
+
+#: the live working size (long edge, px) unless the artist picks another
+DEFAULT_SIZE = 512
+#: a stroke in progress re-renders at most this often
+STROKE_INTERVAL_MS = 150
+
+
+def instant_strategies() -> list[str]:
+    """Registered strategies fast enough for live mode, the preferred (universal) first."""
+    names = [n for n, cls in strategies.all().items() if getattr(cls, "instant", False)]
+    return sorted(names, key=lambda n: (n != "universal", n))
+
+
+@dataclass
+class LiveStats:
+    """What the artist waited for: seconds from each edit to the canvas holding a render that
+    includes it (taken once the canvas has the new picture; it paints in the same event-loop pass)."""
+
+    latencies: list[float] = field(default_factory=list)
+    renders: int = 0
+    edits: int = 0
+    cancelled: int = 0
+
+
+class LiveMode(QObject):
+    #: a render reached the canvas (the 1x3xHxW picture)
+    shown = Signal(object)
+    #: a live render or job failed: (what went wrong, what to do); live mode stays on
+    failed = Signal(str, str)
+    enabledChanged = Signal(bool)
+    # worker thread -> GUI thread
+    _finished = Signal(object)
+
+    def __init__(self, doc: Document, params_for, parent: QObject | None = None) -> None:
+        """``params_for(strategy)`` gives the artist's current values for that strategy."""
+        super().__init__(parent)
+        self.doc = doc
+        self.params_for = params_for
+        names = instant_strategies()
+        self.strategy = names[0] if names else ""
+        self.size = DEFAULT_SIZE
+        self.device = "auto"
+        self.enabled = False
+        self.stats = LiveStats()
+        self.last_image = None
+        self._worker = JobWorker(on_done=self._finished.emit)
+        self._running: JobHandle | None = None
+        self._running_edit: float = 0.0
+        self._waiting = False
+        self._edits: list[float] = []  # edit times not yet on the canvas
+        self._kick = QTimer(self)
+        self._kick.setSingleShot(True)
+        self._kick.setInterval(0)  # edits within one event-loop pass become one render
+        self._kick.timeout.connect(self._start)
+        self._stroke_timer = QTimer(self)
+        self._stroke_timer.setSingleShot(True)
+        self._stroke_timer.setInterval(STROKE_INTERVAL_MS)
+        self._stroke_timer.timeout.connect(self.edited)
+        self._finished.connect(self._done)
+        for sig in (doc.contentChanged, doc.regionsChanged, doc.maskChanged, doc.regionChanged, doc.stylesChanged,
+                    doc.styleChanged):
+            sig.connect(self.edited)
+        doc.undo_stack.indexChanged.connect(self.edited)
+
+    # ------------------------------------------------------------ settings
+    def set_enabled(self, on: bool) -> None:
+        if on == self.enabled:
+            return
+        self.enabled = on
+        if on:
+            self.edited()
+        else:
+            self._edits.clear()
+            self._waiting = False
+            if self._running is not None:
+                self._running.cancel()
+        self.enabledChanged.emit(on)
+
+    def set_strategy(self, name: str) -> None:
+        self.strategy = name
+        self.edited()
+
+    def set_size(self, size: int) -> None:
+        self.size = int(size)
+        self.edited()
+
+    # ------------------------------------------------------------ edits
+    def edited(self, *_: Any) -> None:
+        """Something the render depends on changed: render it (latest wins)."""
+        if not self.enabled or self.doc.content is None:
+            return
+        self._edits.append(time.perf_counter())
+        self.stats.edits += 1
+        self._waiting = True
+        if self._running is not None and self._obsolete(self._running.job):
+            self._running.cancel()
+        self._kick.start()
+
+    def _obsolete(self, job: StyleJob) -> bool:
+        """A job for another photo, strategy or live size: its picture is no use even as a stopgap."""
+        return (job.content is not self.doc.content_tensor() or job.strategy != self.strategy
+                or job.size != self.size)
+
+    def stroke_moved(self, *_: Any) -> None:
+        """During a long stroke: a render every STROKE_INTERVAL_MS at most (the stroke's end is an edit too)."""
+        if self.enabled and not self._stroke_timer.isActive():
+            self._stroke_timer.start()
+
+    def job(self) -> StyleJob:
+        """The live job for the document as it is now (raises BrushworkError when it cannot render)."""
+        if not self.strategy:
+            raise BrushworkError("No instant strategy is installed (universal or adain); live mode cannot render.")
+        cls = strategies.get(self.strategy)
+        specs = {s.name for s in params_mod.specs(cls.Params)}
+        values = {k: v for k, v in self.params_for(self.strategy).items() if k in specs}
+        if "preview" in specs:
+            values["preview"] = False  # live renders are already small: one stage, not two
+        params = params_mod.make(cls.Params, values)
+        job = self.doc.build_job(cls.name, params, cls.honours_regions, self.device, size=self.size)
+        return replace(job, metadata={**job.metadata, "live": True})
+
+    # ------------------------------------------------------------ rendering
+    def _start(self) -> None:
+        if not self.enabled or not self._waiting or self._running is not None:
+            return
+        self._waiting = False
+        edit_time = self._edits[-1] if self._edits else time.perf_counter()
+        try:
+            job = self.job()
+        except BrushworkError as exc:
+            self._edits.clear()
+            self.failed.emit(*explain(exc))
+            return
+        self._running = self._worker.submit(job)
+        self._running_edit = edit_time
+
+    def _done(self, done: JobDone) -> None:
+        covered = self._running_edit
+        done_job = self._running.job if self._running is not None else None
+        self._running = None
+        if done.cancelled:
+            self.stats.cancelled += 1
+        elif done.error is not None:
+            self._edits = [t for t in self._edits if t > covered]
+            if self.enabled:
+                self.failed.emit(*explain(done.error))
+        elif self.enabled and done_job is not None and not self._obsolete(done_job):
+            self.stats.renders += 1
+            self.last_image = done.result.image
+            self.shown.emit(done.result.image)  # the canvas paints it in this slot
+            now = time.perf_counter()
+            self.stats.latencies += [now - t for t in self._edits if t <= covered]
+            self._edits = [t for t in self._edits if t > covered]
+        if self._waiting:
+            self._kick.start()
+
+    def busy(self) -> bool:
+        return self._running is not None or self._waiting
+
+    def shutdown(self) -> None:
+        self.enabled = False
+        if self._running is not None:
+            self._running.cancel()
+        self._worker.shutdown(wait=False)
