@@ -3,10 +3,16 @@
 Prints milliseconds per brush-stroke update (dabs + compositing + overlay refresh) at several
 picture sizes, and the time to save and reopen the bundled sample as a .brushwork project.
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/editor.py
+
+``--live [--size 512]`` instead replays a recorded edit stream through the real canvas with live
+mode on (strokes on two regions as mouse events at 60 Hz, an alpha slider drag, a style switch)
+and prints the stroke frame rate, then, as its last line, edit-to-pixels: the seconds from the
+end of each edit to the canvas holding the render that includes it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -18,7 +24,121 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def _mouse(view, kind, scene_pt, button=None):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    left = Qt.MouseButton.LeftButton
+    pos = QPointF(view.mapFromScene(scene_pt))
+    buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else left
+    ev = QMouseEvent(kind, pos, QPointF(view.viewport().mapToGlobal(pos.toPoint())), left, buttons,
+                     Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), ev)
+
+
+def _run_until(app, t_end: float) -> None:
+    """Let the event loop (and so the live renders' results) run until ``t_end``."""
+    while time.perf_counter() < t_end:
+        app.processEvents()
+        time.sleep(0.002)
+
+
+def stroke_stream(x0: float, y0: float, x1: float, y1: float, n: int = 90, hz: float = 60.0):
+    """A recorded-style stroke: n mouse positions at hz along a wavy line, (t offset, x, y)."""
+    import math
+
+    for i in range(n):
+        f = i / (n - 1)
+        yield i / hz, x0 + (x1 - x0) * f, y0 + (y1 - y0) * f + 0.03 * (y1 - y0 + x1 - x0) * math.sin(f * 9)
+
+
+def live(size: int) -> None:
+    import torch
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    torch.set_num_threads(2)
+    app = QApplication.instance() or QApplication([])
+    from editor.brush import BrushSettings
+    from editor.live import instant_strategies
+    from editor.mainwindow import MainWindow
+    from editor.sample import load_sample
+
+    os.environ.setdefault("BRUSHWORK_RECOVERY_DIR", tempfile.mkdtemp())
+    w = MainWindow(autosave_s=3600)
+    w.resize(1400, 900)
+    w.show()
+    w.load(load_sample())
+    strategy = instant_strategies()[0]
+    w.live_strategy.setCurrentIndex(w.live_strategy.findData(strategy))
+    w.live_size.setValue(size)
+    w.strategy_panel.select(strategy)
+    sky = w.doc.regions[0]
+    ground = w.regions_panel.add_region()
+    w.doc.set_region_attr(ground, "style", "Hokusai: Great Wave")
+    w.live.set_enabled(True)
+    _run_until(app, time.perf_counter() + 0.1)
+    while w.live.busy():  # the first render encodes the photo and the styles: not an edit's cost
+        _run_until(app, time.perf_counter() + 0.05)
+    w.live.stats = type(w.live.stats)()
+    W, H = w.doc.content.width(), w.doc.content.height()
+    w.canvas.set_brush(BrushSettings(size=W / 12, hardness=0.6, opacity=0.9))
+    frames: list[float] = []
+
+    def replay(region, x0, y0, x1, y1):
+        w.regions_panel.select(region)
+        start = time.perf_counter()
+        stream = list(stroke_stream(x0 * W, y0 * H, x1 * W, y1 * H))
+        for k, (t, x, y) in enumerate(stream):
+            _run_until(app, start + t)
+            kind = (QMouseEvent.Type.MouseButtonPress if k == 0 else
+                    QMouseEvent.Type.MouseButtonRelease if k == len(stream) - 1 else QMouseEvent.Type.MouseMove)
+            t0 = time.perf_counter()
+            _mouse(w.canvas, kind, QPointF(x, y))
+            app.processEvents()  # the repaint of this move
+            frames.append(time.perf_counter() - t0)
+        _run_until(app, time.perf_counter() + 0.6)
+
+    replay(sky, 0.1, 0.15, 0.9, 0.25)
+    replay(ground, 0.1, 0.7, 0.8, 0.85)
+    replay(ground, 0.2, 0.55, 0.9, 0.6)
+    start = time.perf_counter()
+    for k, alpha in enumerate([1.0 - 0.035 * i for i in range(1, 21)]):  # a slider drag: 20 values at 30 Hz
+        _run_until(app, start + k / 30)
+        w.strategy_panel.set_values({"alpha": round(alpha, 3)})
+    _run_until(app, time.perf_counter() + 0.8)
+    w.doc.set_region_attr(sky, "style", "Monet: Water Lilies")  # a style switch
+    _run_until(app, time.perf_counter() + 0.8)
+    while w.live.busy():
+        _run_until(app, time.perf_counter() + 0.05)
+
+    frames.sort()
+    fps = [1 / f for f in frames if f > 0]
+    print(f"strategy {strategy}, live size {size} px, photo {W}x{H}, {torch.get_num_threads()} threads")
+    print(f"stroke: {len(frames)} mouse events, ms per event incl. repaint median {statistics.median(frames) * 1000:.1f}"
+          f" p95 {frames[int(0.95 * len(frames))] * 1000:.1f} (the GUI could follow {statistics.median(fps):.0f}"
+          f" events/s; the stream sends 60)")
+    lat = sorted(w.live.stats.latencies)
+    s = w.live.stats
+    print(f"renders {s.renders}, cancelled {s.cancelled}, edits {s.edits}, edits that reached the canvas {len(lat)}")
+    w.live.set_enabled(False)
+    w.doc.undo_stack.setClean()
+    w._extra_changes = False
+    w.close()
+    print(f"live {size} px median {statistics.median(lat):.3f} p95 {lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.3f}"
+          f" renders {s.renders} edits {s.edits}")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--live", action="store_true", help="replay an edit stream with live mode on")
+    ap.add_argument("--size", type=int, default=512, help="live working size (long edge)")
+    args = ap.parse_args()
+    if args.live:
+        live(args.size)
+        return
     import torch
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
