@@ -84,7 +84,7 @@ def build_job(args: argparse.Namespace):
                               feather=args.feather))
     size = args.size
     if args.print_size:
-        w, h = parse_print_size(args.print_size, args.dpi or 300)
+        w, h = parse_print_size(args.print_size, 300 if args.dpi is None else args.dpi)
         size = max(w, h)
     metadata = {"source_prompt": args.source_prompt} if args.source_prompt else {}
     return StyleJob(content=content, strategy=args.strategy, params=p, styles=tuple(styles), regions=tuple(regions),
@@ -94,7 +94,7 @@ def build_job(args: argparse.Namespace):
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .export import ExportOptions, export
+    from .export import ExportOptions, check_dpi, check_output, export
     from .images import tensor_to_pil
     from .runner import check_job, resolve_device
     from .strategy import Progress, RunContext
@@ -102,8 +102,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}:
         raise InputError(f"Unknown output format '{out.suffix}': use .png, .jpg, .tif or .webp.")
+    if args.dpi is not None:
+        check_dpi(args.dpi)
+    options = ExportOptions(dpi=args.dpi if args.dpi is not None else (300.0 if args.print_size else None),
+                            bit_depth=args.bit_depth, tile=args.tile, working_size=args.working_size,
+                            allow_huge=args.allow_huge)
     job = build_job(args)
     check_job(job)
+    check_output(job.output_hw, out, options)  # before anything is written or run
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
@@ -123,8 +129,6 @@ def cmd_render(args: argparse.Namespace) -> int:
                 tensor_to_pil(e.preview).save(preview_dir / f"preview_{e.step:05d}.png")
 
     # Every size goes through the export path: one pass when it fits, tiles when it does not.
-    options = ExportOptions(dpi=args.dpi or (300.0 if args.print_size else None), bit_depth=args.bit_depth,
-                            tile=args.tile, working_size=args.working_size)
     try:
         report = export(job, out, options, ctx, on_event)
     finally:
@@ -216,6 +220,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="long edge of the output in pixels (default: the content's)")
     p.add_argument("--print", dest="print_size", help="print size, e.g. 50x33cm or 20x13in (with --dpi)")
     p.add_argument("--dpi", type=float, help="DPI written into the file (and used by --print; default 300)")
+    p.add_argument("--allow-huge", action="store_true",
+                   help="export past the 250-megapixel output limit (disk space is still checked)")
     p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8, help="16 for 16-bit PNG/TIFF")
     p.add_argument("--tile", type=int, help="tile size in px for large renders (default: from free memory)")
     p.add_argument("--working-size", type=int,

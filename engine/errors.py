@@ -11,6 +11,10 @@ class InputError(BrushworkError):
     """Bad input from the user: a corrupt image, a wrong-size mask, an invalid parameter."""
 
 
+class OutputError(BrushworkError):
+    """An output cannot be written: the folder is not writable, or the disk is full."""
+
+
 class WeightsError(BrushworkError):
     """A weight file is missing or corrupt; the message names the file and the fix."""
 

@@ -30,7 +30,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import torch
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .images import atomic_write
 from .job import StyleJob
 from .strategy import Event, Progress, RunContext
@@ -47,10 +47,22 @@ def print_pixels(width: float, height: float, unit: str, dpi: float) -> tuple[in
     """A print's physical size at ``dpi`` -> (width_px, height_px)."""
     if unit not in _PER_INCH:
         raise InputError(f"Unknown print unit '{unit}'; use cm, mm or in.")
-    if dpi <= 0 or width <= 0 or height <= 0:
-        raise InputError(f"A print needs a positive size and DPI, got {width}x{height}{unit} at {dpi} DPI.")
+    check_dpi(dpi)
+    if width <= 0 or height <= 0:
+        raise InputError(f"A print needs a positive size, got {width}x{height}{unit}.")
     per = _PER_INCH[unit]
     return max(1, round(width / per * dpi)), max(1, round(height / per * dpi))
+
+
+#: the DPI a file may carry: past this no printer resolves it, and PNG/TIFF fields overflow far beyond
+MAX_DPI = 10_000
+
+
+def check_dpi(dpi: float) -> float:
+    """``dpi``, or an InputError when it is not a positive, finite resolution up to MAX_DPI."""
+    if not (isinstance(dpi, (int, float)) and math.isfinite(dpi) and 0 < dpi <= MAX_DPI):
+        raise InputError(f"DPI must be a number between 1 and {MAX_DPI}, got {dpi}. Printers use 150 to 600 (300 is usual).")
+    return float(dpi)
 
 
 def parse_print_size(text: str, dpi: float) -> tuple[int, int]:
@@ -229,6 +241,80 @@ class ExportOptions:
     working_size: int | None = None
     #: optimisation path: optimiser steps per full-size tile
     refine_steps: int = 10
+    #: export past MAX_OUTPUT_PIXELS (the CLI's --allow-huge; the editor asks first)
+    allow_huge: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dpi is not None:
+            check_dpi(self.dpi)
+
+
+# ---------------------------------------------------------------- size, memory and disk before starting
+
+#: outputs past this many pixels are refused unless ExportOptions.allow_huge (CLI: --allow-huge);
+#: 250 MP is a 2 m wide print at 300 DPI
+MAX_OUTPUT_PIXELS = 250_000_000
+
+
+@dataclass(frozen=True)
+class OutputEstimate:
+    """What an export will cost, known before it starts."""
+
+    width: int
+    height: int
+    #: upper bound of the file's size (uncompressed for PNG/TIFF; JPEG/WebP at about 1 byte a pixel)
+    file_bytes: int
+    #: the output picture held in memory while it is blended and written (twice: array and encoder)
+    memory_bytes: int
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    def describe(self) -> str:
+        return (f"{self.width}x{self.height} px ({self.megapixels:,.0f} megapixels), a file of up to "
+                f"{self.file_bytes / 1e9:,.1f} GB, at least {self.memory_bytes / 1e9:,.1f} GB of memory")
+
+
+def estimate_output(out_hw: tuple[int, int], path: str | Path, bit_depth: int = 8) -> OutputEstimate:
+    """The output's pixels, file size and memory, from its size and format alone."""
+    h, w = out_hw
+    fmt = file_format(path, bit_depth)
+    sample = 2 if bit_depth == 16 else 1
+    per_pixel = 3 * sample if fmt in ("PNG", "TIFF") else 1
+    return OutputEstimate(w, h, w * h * per_pixel + 65536, 2 * w * h * 3 * sample)
+
+
+def _existing_folder(path: Path) -> Path:
+    """The nearest folder of ``path`` that exists (atomic_write creates the rest)."""
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
+def check_output(out_hw: tuple[int, int], path: str | Path, options: "ExportOptions") -> OutputEstimate:
+    """Refuse, before any work, an output past MAX_OUTPUT_PIXELS (unless allowed) or one the disk cannot hold.
+
+    The CLI, the editor's export dialog and :func:`export` all ask here."""
+    import os
+    import shutil
+
+    path = Path(path)
+    est = estimate_output(out_hw, path, options.bit_depth)
+    if est.width * est.height > MAX_OUTPUT_PIXELS and not options.allow_huge:
+        raise InputError(f"The output would be {est.describe()}: more than the {MAX_OUTPUT_PIXELS / 1e6:.0f}-megapixel "
+                         "limit. Choose a smaller --size or --print, or pass --allow-huge if you mean it.")
+    folder = _existing_folder(path.resolve())
+    if not folder.is_dir():
+        raise OutputError(f"Cannot write {path}: {folder} is a file, not a folder. Choose another output folder.")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"Cannot write {path}: the folder {folder} is not writable. Choose another output folder.")
+    free = shutil.disk_usage(folder).free
+    if free < est.file_bytes:
+        raise OutputError(f"Not enough disk space for {path}: the file may take {est.file_bytes / 1e6:,.0f} MB and "
+                          f"{folder} has {free / 1e6:,.0f} MB free. Free some space or choose another folder.")
+    return est
 
 
 @dataclass(frozen=True)
@@ -279,8 +365,8 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
 
     start = time.perf_counter()
     fmt_path = Path(path)
-    file_format(fmt_path, options.bit_depth)
     strategy_cls = check_job(job)
+    check_output(job.output_hw, fmt_path, options)
     if ctx is None:
         ctx = RunContext(resolve_device(job.device))
     torch.manual_seed(job.seed)

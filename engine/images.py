@@ -9,12 +9,60 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
-#: Image files larger than this are refused before decoding (decompression bombs).
-MAX_PIXELS = 30000 * 30000
+#: Images with more pixels than this are refused before decoding (a decompression bomb, or a
+#: picture that would not fit in memory as floats); the environment variable raises it (0: no limit).
+MAX_PIXELS_ENV = "BRUSHWORK_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 200_000_000
+# Our own check (check_pixels) replaces Pillow's, which raises a bare DecompressionBombError.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageTooLargeError(InputError):
+    """An image's header declares more pixels than Brushwork opens by default."""
+
+    def __init__(self, path: Path, width: int, height: int, limit: int) -> None:
+        self.path, self.width, self.height, self.limit = path, width, height, limit
+        mp = width * height / 1e6
+        super().__init__(
+            f"Image {path} is {width}x{height} px ({mp:.0f} megapixels), more than the {limit / 1e6:.0f}-megapixel "
+            f"limit (decoding it needs about {width * height * 3 / 1e9:.1f} GB of memory). If you trust the file, allow it "
+            f"with the environment variable {MAX_PIXELS_ENV}={width * height} (0 for no limit), or downscale it first.")
+
+
+def max_pixels() -> int | None:
+    """The pixel limit for opening images (None: no limit), from BRUSHWORK_MAX_IMAGE_PIXELS."""
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise InputError(f"{MAX_PIXELS_ENV} must be a number of pixels (0 for no limit), got '{text}'.") from None
+    return None if value <= 0 else value
+
+
+def check_pixels(path: Path, width: int, height: int) -> None:
+    """Raise ImageTooLargeError before decoding an image past the limit."""
+    limit = max_pixels()
+    if limit is not None and width * height > limit:
+        raise ImageTooLargeError(path, width, height, limit)
+
+
+def _flatten(im: Image.Image, mode: str) -> Image.Image:
+    """``im`` in ``mode`` as a user sees it: 16-bit scaled (not clipped) to 8, transparency over white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        im = Image.fromarray((arr / top * 255.0 + 0.5).clip(0, 255).astype(np.uint8), "L")
+    if mode == "RGB" and (im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert(mode)
 
 
 def load_pil(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
@@ -25,11 +73,12 @@ def load_pil(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
     if p.is_dir():
         raise InputError(f"Expected an image file but got a folder: {p}")
     try:
+        if p.stat().st_size == 0:
+            raise InputError(f"Cannot read image {p}: the file is empty (0 bytes).")
         with Image.open(p) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise InputError(f"Image is too large to open ({im.width}x{im.height}): {p}")
+            check_pixels(p, im.width, im.height)
             im.load()
-            return im.convert(mode)
+            return _flatten(ImageOps.exif_transpose(im), mode)
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -99,21 +148,53 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp_path)`` and move the result into place only if it succeeded.
 
     A failed or cancelled render therefore never leaves a partial file at ``path``.
+    The file gets the mode any new file of the user's would (0666 less the umask; an existing
+    file keeps its own), not the temp file's 0600. An OS failure (an unwritable folder, a full
+    disk) is an OutputError naming the file; the previous file, if any, is untouched.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix or ".tmp", dir=dest.parent)
-    os.close(fd)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix or ".tmp", dir=dest.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"Cannot write {dest}: {exc.strerror or exc}. Choose another folder; nothing was written.") from exc
     try:
         write(Path(tmp))
+        os.chmod(tmp, _file_mode(dest))
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"Cannot write {dest}: {exc.strerror or exc}. Free some disk space or choose another "
+                              "folder; nothing was written (a previous file there is unchanged).") from exc
         raise
     return dest
+
+
+def _file_mode(dest: Path) -> int:
+    """The permission bits ``dest`` should get: its own when it exists, else 0666 less the umask."""
+    try:
+        return dest.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask alone must set it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
 
 
 def save_image(t: torch.Tensor, path: str | os.PathLike, dpi: float | None = None, quality: int = 95) -> Path:

@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from .errors import InputError
-from .images import atomic_write, pil_to_tensor, tensor_to_pil
+from .images import atomic_write, check_pixels, pil_to_tensor, tensor_to_pil
 
 FORMAT = "brushwork-project"
 VERSION = 1
@@ -173,7 +173,10 @@ def _read_image(zf: zipfile.ZipFile, member: str, mode: str, where: str) -> Imag
         raise ProjectError(f"{where}: '{member}' is damaged ({exc}).") from None
     try:
         im = Image.open(io.BytesIO(data))
+        check_pixels(Path(member), im.width, im.height)
         im.load()
+    except InputError as exc:
+        raise ProjectError(f"{where}: {exc}") from None
     except Exception as exc:
         raise ProjectError(f"{where}: '{member}' is not a readable image ({exc}).") from None
     return im.convert(mode)
