@@ -64,6 +64,22 @@ class Region:
             raise InputError(f"Region '{self.name}': strength must be in [0, 1], got {self.strength}.")
 
 
+#: how far a mask's aspect ratio may differ from the content's (rounding when it was made at another size)
+MASK_ASPECT_TOLERANCE = 0.02
+
+
+def _check_mask_fits(region: Region, content_hw: tuple[int, int]) -> None:
+    """A mask is stretched onto the content: refuse one of another shape, or one that covers nothing."""
+    mh, mw = region.mask.shape
+    ch, cw = content_hw
+    if abs((mw / mh) / (cw / ch) - 1) > MASK_ASPECT_TOLERANCE:
+        raise InputError(f"Region '{region.name}': the mask is {mw}x{mh} px but the content is {cw}x{ch} px "
+                         "(another aspect ratio); make the mask from this picture (e.g. `brushwork segment`).")
+    if float(region.mask.max()) <= 0:
+        raise InputError(f"Region '{region.name}': the mask is empty (all black, or fully transparent); paint the "
+                         "region white where its style goes.")
+
+
 @dataclass(frozen=True, eq=False)
 class StyleJob:
     """Everything a strategy needs for one render."""
@@ -90,6 +106,8 @@ class StyleJob:
             raise InputError(f"Output size must be at least 16 px, got {self.size}.")
         if self.gaps not in ("content", "global"):
             raise InputError(f"gaps must be 'content' or 'global', got {self.gaps!r}.")
+        for r in self.regions:
+            _check_mask_fits(r, tuple(self.content.shape[-2:]))
 
     @property
     def output_hw(self) -> tuple[int, int]:
