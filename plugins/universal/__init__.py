@@ -1,0 +1,206 @@
+"""Universal style transfer: multi-level whitening and colouring (Li et al. 2017).
+
+Coarse to fine through the distilled-16x encoder/decoder pairs (Wang et al. 2020), deepest
+level first: encode the current picture, whiten its features with their own covariance, colour
+them with the style's covariance and mean, blend with alpha, decode; the decoded picture is what
+the next, finer level encodes. No training: the reconstruction decoders are all it needs, which
+is why it carries the painting's palette and strokes where AdaIN-through-one-decoder tints.
+
+``depth`` picks the deepest level used: 5 runs 5 -> 4 -> 3 -> 2 -> 1, 3 runs 3 -> 2 -> 1 (a
+lighter touch, mostly colour and fine texture, and faster: the deep nets cost most). The last
+level is always 1, whose decoder gives back full-resolution detail.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import torch
+from torch import nn
+
+from engine import distilled
+from engine.colour import preserve
+from engine.errors import InputError
+from engine.images import resize, scale_style, size_for_long_edge
+from engine.job import StyleJob, StyleSource
+from engine.metrics import figures
+from engine.params import param
+from engine.regions import region_masks
+from engine.strategy import Event, Progress, Result, RunContext, Strategy
+
+from plugins.adain.model import ContentFeatureCache, FastEncoder, image_key, pad_to_multiple, stylise_features
+
+from .cache import StyleLevelCache, style_levels
+from .wct import Colouring, Moments, apply, blend_colourings, colouring, moments, transform, whitening
+
+#: long edge of the first, low-resolution result sent while the full one renders
+PREVIEW_EDGE = 256
+#: the deepest encoder pools four times; every level pads to this so all share one pixel grid
+MULTIPLE = 16
+LEVELS = (5, 4, 3, 2, 1)
+
+
+@dataclass(frozen=True)
+class UniversalParams:
+    alpha: float = param(0.6, min=0.0, max=1.0, step=0.05,
+                         help="0 keeps the photo, 1 takes the style's statistics fully at every level.")
+    depth: int = param(5, min=1, max=5, step=1,
+                       help="Deepest level used: 5 = all (strokes and palette), 3 = a lighter, faster touch, "
+                            "1 = colour only.")
+    style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05,
+                               help="Style image size relative to the output: larger = bigger strokes.")
+    colour: Literal["none", "luminance"] = param("none", help="luminance: keep the photo's colours, take the style's light and texture.")
+    preview: bool = param(True, help="Send a quick low-resolution result before the full one.")
+    measure: bool = param(False, advanced=True,
+                          help="Also report style/content distance figures (a VGG16 pass: about a second on a CPU).")
+
+
+def levels(depth: int) -> tuple[int, ...]:
+    """Levels in the order they run, coarse to fine: depth, depth-1, ..., 1."""
+    return tuple(l for l in LEVELS if l <= depth)
+
+
+_nets: dict[tuple[int, str], tuple[nn.Module, nn.Module]] = {}
+
+
+def nets(level: int, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """Encoder and decoder ``level``, loaded once per device, channels-last (oneDNN's NHWC kernels),
+    the encoder wrapped for in-place ReLUs as AdaIN's fast path is."""
+    key = (level, str(device))
+    if key not in _nets:
+        enc = FastEncoder(distilled.load_encoder(level)).eval().requires_grad_(False)
+        dec = distilled.load_decoder(level).requires_grad_(False)
+        _nets[key] = (enc.to(device, memory_format=torch.channels_last),
+                      dec.to(device, memory_format=torch.channels_last))
+    return _nets[key]
+
+
+def encode(encoder: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Features of a 1x3xHxW picture, padded to :data:`MULTIPLE`; convolutions in float16 on a GPU."""
+    xp, _ = pad_to_multiple(x.to(device), MULTIPLE)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        return encoder(xp.contiguous(memory_format=torch.channels_last)).float()
+
+
+def decode(decoder: nn.Module, feat: torch.Tensor, hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        return stylise_features(decoder, feat, hw)
+
+
+def style_image(source: StyleSource) -> torch.Tensor:
+    if source.image is None:
+        raise InputError(f"Universal style transfer needs style images; '{source.name or source.text}' is a text prompt.")
+    return source.image
+
+
+class UniversalStrategy(Strategy):
+    name = "universal"
+    title = "Universal (instant, WCT)"
+    description = ("Multi-level whitening and colouring through five encoder/decoder pairs: the painting's "
+                   "palette and strokes, no training. About half a second at 512 px on a CPU.")
+    Params = UniversalParams
+    honours_regions = True
+    #: not yet: a tiled print must run level by level over every tile (each level encodes the
+    #: previous level's decoded picture); see the report on issue 13
+    tileable = False
+    instant = True
+
+    #: per-level style colourings (a class attribute so tests and the editor can inspect hits)
+    cache: StyleLevelCache = style_levels
+    #: the first level's encoded content and its whitening: only that level sees the photo itself,
+    #: so a live edit (alpha, a style, a mask) skips its encoder and its eigh
+    contents = ContentFeatureCache()
+
+    def style_colouring(self, image: torch.Tensor, key: str, level: int, device: torch.device) -> Colouring:
+        """The colouring of ``image`` (at the size to encode; ``key`` its hash) at ``level``, cached."""
+        def compute() -> Colouring:
+            with torch.no_grad():
+                return colouring(moments(encode(nets(level, device)[0], image, device)))
+
+        return self.cache.get(level, key, device, compute)
+
+    def render(self, job: StyleJob, p: UniversalParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+        """One coarse-to-fine pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
+        content = resize(job.content, out_hw)
+        styles = job.image_styles()
+        for source in job.styles + tuple(r.style for r in job.regions):
+            style_image(source)
+        if not styles and not job.regions:
+            raise InputError("Universal style transfer needs at least one style image (or regions with styles).")
+        if styles and sum(s.weight for s in styles) <= 0:
+            raise InputError("The style weights add up to 0; give at least one style a positive weight.")
+        hw = tuple(content.shape[-2:])
+        # each style at its stroke scale, hashed once: the cache keys every level by it
+        scaled: dict[int, tuple[torch.Tensor, str]] = {}
+
+        def prepared(source: StyleSource) -> tuple[torch.Tensor, str]:
+            if id(source) not in scaled:
+                img = scale_style(style_image(source), out_hw, p.style_scale)
+                scaled[id(source)] = (img, image_key(img))
+            return scaled[id(source)]
+
+        x = content
+        with torch.no_grad():
+            for i, level in enumerate(levels(p.depth)):
+                encoder, decoder = nets(level, device)
+
+                def first() -> tuple[torch.Tensor, Moments, torch.Tensor | None]:
+                    f0 = encode(encoder, content, device)
+                    m0 = moments(f0)
+                    return f0, m0, whitening(m0)
+
+                if i == 0:
+                    f, glob_m, white = self.contents.get(job.content, out_hw, f"universal{level}", device, first)
+                else:
+                    f = encode(encoder, x, device)
+                    glob_m, white = moments(f), None
+                glob = None
+                if styles:
+                    glob = blend_colourings([self.style_colouring(*prepared(s), level, device) for s in styles],
+                                            [s.weight for s in styles])
+                if job.regions:
+                    f = self.regional(job, p, f, glob, glob_m, white, level, prepared, device)
+                else:
+                    assert glob is not None
+                    f = apply(f, *transform(glob_m, glob, p.alpha, white))
+                x = decode(decoder, f, hw, device)
+        return preserve(p.colour, x, content.to(device)).cpu()
+
+    def regional(self, job: StyleJob, p: UniversalParams, f: torch.Tensor, glob: Colouring | None,
+                 glob_m: Moments, white: torch.Tensor | None, level: int, prepared, device: torch.device) -> torch.Tensor:
+        """Each region's content covariance (mask-weighted) coloured by its own style, blended by
+        the soft masks; gaps keep the features, or take the global styles when ``gaps="global"``."""
+        masks = region_masks(job, tuple(f.shape[-2:]))
+        out = torch.zeros_like(f)
+        for k, region in enumerate(masks.regions):
+            m = masks.weights[k].to(device)
+            if float(m.sum()) <= 0:
+                continue
+            col = self.style_colouring(*prepared(region.style), level, device)
+            out += m * apply(f, *transform(moments(f, m), col, p.alpha))
+        gap = masks.gap.to(device)
+        if job.gaps == "global" and glob is not None and float(gap.sum()) > 0:
+            fill = apply(f, *transform(moments(f, gap), glob, p.alpha))
+        else:
+            fill = f
+        return out + gap * fill
+
+    def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
+        p: UniversalParams = job.params
+        start = time.perf_counter()
+        out_hw = job.output_hw
+        total = 1
+        if p.preview and max(out_hw) > PREVIEW_EDGE * 1.5:
+            total = 2
+            small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
+            ctx.check()
+            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self.render(job, p, small, ctx.device))
+        ctx.check()
+        image = self.render(job, p, out_hw, ctx.device)
+        seconds = time.perf_counter() - start
+        yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
+        styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)
+        figs = figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]) if p.measure else {}
+        yield Result(image, figs, seconds)
