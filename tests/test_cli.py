@@ -53,15 +53,6 @@ def test_bad_arguments_fail_clearly_and_write_nothing(content_path, style_path, 
     assert not out.exists()
 
 
-def test_corrupt_image_is_a_clear_error(style_path, tmp_path):
-    bad = tmp_path / "photo.jpg"
-    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
-    out = tmp_path / "out.png"
-    r = brushwork("render", str(bad), "-s", str(style_path), "-o", str(out))
-    assert r.returncode == 2 and "corrupt or not an image" in r.stderr and str(bad) in r.stderr
-    assert not out.exists()
-
-
 def test_missing_weights_name_the_file_and_the_fix(content_path, style_path, tmp_path, monkeypatch, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
