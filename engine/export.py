@@ -256,6 +256,10 @@ class ExportOptions:
 MAX_OUTPUT_PIXELS = 250_000_000
 
 
+class HugeOutputError(InputError):
+    """The output would be past MAX_OUTPUT_PIXELS and allow_huge was not given."""
+
+
 @dataclass(frozen=True)
 class OutputEstimate:
     """What an export will cost, known before it starts."""
@@ -303,7 +307,7 @@ def check_output(out_hw: tuple[int, int], path: str | Path, options: "ExportOpti
     path = Path(path)
     est = estimate_output(out_hw, path, options.bit_depth)
     if est.width * est.height > MAX_OUTPUT_PIXELS and not options.allow_huge:
-        raise InputError(f"The output would be {est.describe()}: more than the {MAX_OUTPUT_PIXELS / 1e6:.0f}-megapixel "
+        raise HugeOutputError(f"The output would be {est.describe()}: more than the {MAX_OUTPUT_PIXELS / 1e6:.0f}-megapixel "
                          "limit. Choose a smaller --size or --print, or pass --allow-huge if you mean it.")
     folder = _existing_folder(path.resolve())
     if not folder.is_dir():
@@ -431,6 +435,7 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
     out_h, out_w = job.output_hw
     layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), renderer.margin, renderer.multiple)
     source = TileSource(job.content, (out_h, out_w))
+    keep = _photo_outside_regions(job, tuple(job.content.shape[-2:]), (out_h, out_w))
     n = len(layout.tiles)
     totals: dict[str, torch.Tensor] = {}
     with torch.no_grad():
@@ -444,7 +449,10 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
         blender = StripBlender(out, min(tile, out_h))
         for t in layout.tiles:
             ctx.check()
-            img = renderer.render(source.crop(t.context).to(dev), totals, t.context)
+            photo_tile = source.crop(t.context).to(dev)
+            img = renderer.render(photo_tile, totals, t.context)
+            if keep is not None:
+                img = torch.lerp(img, photo_tile.to(img), keep.crop(t.context).to(img).clamp(0, 1))
             b = t.box.within(t.context)
             blender.add(t, to_hwc(img[..., b.y0:b.y1, b.x0:b.x1]))
             _tile_progress(on_event, n + t.index + 1, 2 * n, f"rendering tile {t.index + 1}/{n}")
@@ -624,16 +632,16 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
                         time.perf_counter() - start, dict(result.figures))
 
 
-def _photo_outside_regions(job: StyleJob, working_hw: tuple[int, int], out_hw: tuple[int, int]) -> TileSource | None:
-    """Where a regions job keeps the photo (``gaps="content"``): the gap weight, read per tile.
+def _photo_outside_regions(job: StyleJob, mask_hw: tuple[int, int], out_hw: tuple[int, int]) -> TileSource | None:
+    """Where a regions job keeps the photo (``gaps="content"``), measured at ``mask_hw`` and read
+    per tile (``regions.outside_regions``, as every single-pass render keeps it).
 
-    Those pixels come from the full-resolution photo, not from the upsampled working result,
-    which would print them soft."""
-    if not job.regions or job.gaps != "content":
-        return None
-    from .regions import region_masks
+    Those pixels come from the full-resolution photo, not from an upsampled result, which would
+    print them soft."""
+    from .regions import outside_regions
 
-    return TileSource(region_masks(job, working_hw).gap[None, None], out_hw)
+    keep = outside_regions(job, mask_hw)
+    return None if keep is None else TileSource(keep[None, None], out_hw)
 
 
 def _from_neighbours(start: torch.Tensor, known_pixels: np.ndarray, known: np.ndarray) -> torch.Tensor:

@@ -93,3 +93,36 @@ def region_masks(job: StyleJob, hw: tuple[int, int] | None = None) -> RegionMask
     weights = stack / cover.clamp_min(1.0)
     gap = (1 - weights.sum(0)).clamp(0, 1)
     return RegionMasks(weights, gap, job.regions)
+
+
+def outside_regions(job: StyleJob, hw: tuple[int, int]) -> torch.Tensor | None:
+    """HxW: how much of each pixel is the photo's own in a ``gaps="content"`` job.
+
+    1 outside every region, 0 inside, soft across each region's feather; None when the job
+    keeps no photo. A region's strength is left out: it says how strongly the style applies
+    inside the region, which each strategy honours itself (a half-strength region is not
+    half photo pixels on top of that).
+    """
+    if not job.regions or job.gaps != "content":
+        return None
+    scale = max(hw) / max(job.output_hw)
+    cover = torch.zeros(hw)
+    for r in job.regions:
+        cover += feather(resize_mask(r.mask, hw), r.feather * scale)
+    return (1 - cover).clamp(0, 1)
+
+
+def keep_photo(job: StyleJob, image: torch.Tensor) -> torch.Tensor:
+    """``image`` (1x3xHxW) with the photo's own pixels wherever the job keeps the photo.
+
+    One place for every strategy: those that decode features (AdaIN, universal) would
+    otherwise give a soft, colour-shifted reconstruction of the photo there.
+    """
+    hw = tuple(image.shape[-2:])
+    keep = outside_regions(job, hw)  # type: ignore[arg-type]
+    if keep is None:
+        return image
+    from .images import resize
+
+    photo = resize(job.content, hw).to(image)  # type: ignore[arg-type]
+    return torch.lerp(image, photo, keep.to(image)[None, None])

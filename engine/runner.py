@@ -14,6 +14,7 @@ import torch
 from . import params as params_mod
 from .errors import BrushworkError, Cancelled, DeviceError, InputError
 from .job import StyleJob
+from .regions import keep_photo
 from .registry import strategies
 from .strategy import Event, Progress, Result, RunContext
 
@@ -81,7 +82,11 @@ def run_job(
            "Try a smaller size, the CPU, or a lighter loss network; your work is unchanged.")
     with oom_as_device_error(ctx.device, oom):
         for event in strategy_cls().run(job, ctx):
+            # previews and the result keep the photo's pixels where the job keeps the photo
+            if isinstance(event, Progress) and event.preview is not None:
+                event = Progress(event.step, event.total, event.stage, keep_photo(job, event.preview), event.losses)
             if isinstance(event, Result):
+                event = Result(keep_photo(job, event.image), event.figures, event.seconds)
                 result = event
             if on_event is not None:
                 on_event(event)
