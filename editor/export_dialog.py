@@ -9,16 +9,16 @@ file behind.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox, QStackedWidget,
+                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QRadioButton, QSpinBox, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from engine.errors import BrushworkError, Cancelled
-from engine.export import ExportOptions, export, print_pixels, quantise, write_image
+from engine.export import ExportOptions, HugeOutputError, check_output, estimate_output, export, print_pixels, quantise, write_image
 from engine.job import StyleJob
 from engine.strategy import Progress, RunContext
 
@@ -40,9 +40,12 @@ class ExportSettings:
     bit_depth: int
     quality: int
     icc: bool
+    #: past engine.export.MAX_OUTPUT_PIXELS: the user said yes when the dialog asked
+    allow_huge: bool = False
 
     def options(self) -> ExportOptions:
-        return ExportOptions(dpi=self.dpi, bit_depth=self.bit_depth, icc=self.icc, quality=self.quality)  # type: ignore[arg-type]
+        return ExportOptions(dpi=self.dpi, bit_depth=self.bit_depth, icc=self.icc, quality=self.quality,  # type: ignore[arg-type]
+                             allow_huge=self.allow_huge)
 
 
 class ExportDialog(QDialog):
@@ -152,13 +155,38 @@ class ExportDialog(QDialog):
         rerender = (h, w) != tuple(self.result_hw)
         self.note.setText(f"{w} × {h} px prints at {w / dpi * 2.54:.1f} × {h / dpi * 2.54:.1f} cm at {dpi} DPI. "
                           + ("The job is rendered again at this size (tiled if needed)." if rerender
-                             else "Writes the current result as it is."))
+                             else "Writes the current result as it is.")
+                          + f" Output: {estimate_output((h, w), self.path.text(), depth).describe()}.")
+        self._allow_huge = False
+
+    def accept(self) -> None:
+        """Check the size and the disk as the engine will (engine.export.check_output), asking before a huge export."""
+        s = self.settings()
+        try:
+            check_output((s.height, s.width), s.path, s.options())
+        except HugeOutputError as exc:
+            answer = QMessageBox.question(self, "Very large export", f"{exc}\n\nExport anyway?",
+                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                          QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self._allow_huge = True
+            try:
+                check_output((s.height, s.width), s.path, replace(s, allow_huge=True).options())
+            except BrushworkError as again:
+                QMessageBox.warning(self, "Cannot export", str(again))
+                return
+        except BrushworkError as exc:  # an unwritable folder or a full disk
+            QMessageBox.warning(self, "Cannot export", str(exc))
+            return
+        super().accept()
 
     def settings(self) -> ExportSettings:
         suffix, depth = self.format.currentData()
         w, h = self.pixel_size()
         return ExportSettings(Path(self.path.text()).with_suffix(suffix) if Path(self.path.text()).suffix.lower() not in (suffix, ".tiff") else Path(self.path.text()),
-                              w, h, float(self.dpi.value()), depth, self.quality.value(), self.icc.isChecked())
+                              w, h, float(self.dpi.value()), depth, self.quality.value(), self.icc.isChecked(),
+                              getattr(self, "_allow_huge", False))
 
 
 class ExportRunner(QObject):

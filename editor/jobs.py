@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import BrushworkError, DeviceError, InputError, WeightsError
+from engine.errors import BrushworkError, DeviceError, InputError, OutputError, WeightsError
 from engine.job import StyleJob
 from engine.strategy import Progress, Result
 from engine.worker import JobDone, JobHandle, JobWorker
@@ -35,6 +35,8 @@ def explain(error: BaseException) -> tuple[str, str]:
         return text, "Fetch the weights with `brushwork weights fetch` (or `make weights`), then run again."
     if isinstance(error, DeviceError):
         return text, "Lower the output size, pick a lighter strategy or loss network, or switch the device to CPU."
+    if isinstance(error, OutputError):
+        return text, "Choose another folder or free some disk space; nothing was written."
     if isinstance(error, InputError):
         return text, "Fix the input named above; nothing was changed."
     if isinstance(error, BrushworkError):

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMai
 from shiboken6 import isValid as shiboken_valid
 
 from engine.errors import BrushworkError, InputError
-from engine.images import load_image
+from engine.images import image_size, load_image, max_pixels
 from engine.project import SUFFIX, Project, load_project, save_project
 from engine.registry import segmenters, strategies
 
@@ -41,6 +41,10 @@ from .styles_panel import IMAGE_FILTER, StylesPanel
 from .undo import AddRegion, MaskEdit
 
 PROJECT_FILTER = f"Brushwork projects (*{SUFFIX})"
+#: a photo with a longer side than this is offered a downscale on open: painting and renders stay quick
+LARGE_LONG_EDGE = 6000
+#: the long edge such a photo is downscaled to (a 4K picture: plenty for the canvas and most prints)
+DOWNSCALE_LONG_EDGE = 4096
 
 
 def device_label() -> str:
@@ -386,13 +390,41 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path: str | Path) -> bool:
         try:
-            image = load_image(path)
+            go, long_edge = self._ask_downscale(Path(path))
+            if not go:
+                return False
+            image = load_image(path, long_edge=long_edge)
         except InputError as exc:
             self.alert("Cannot open image", str(exc), "Choose a PNG, JPEG, TIFF or WebP picture.")
             return False
         self.doc.set_content(image, Path(path).name)
         self._changed()
         return True
+
+    def _ask_downscale(self, path: Path) -> tuple[bool, int | None]:
+        """(open it?, long edge to downscale to or None): asked only for a large picture.
+
+        One past the pixel limit can only be opened downscaled (the user is told the memory it takes)."""
+        w, h = image_size(path)
+        limit = max_pixels()
+        too_big = limit is not None and w * h > limit
+        if not too_big and max(w, h) <= LARGE_LONG_EDGE:
+            return True, None
+        Button = QMessageBox.StandardButton
+        size = f"{path.name} is {w}×{h} px ({w * h / 1e6:.0f} megapixels)"
+        if too_big:
+            text = (f"{size}, more than Brushwork opens at full size ({limit / 1e6:.0f} megapixels; the "
+                    f"BRUSHWORK_MAX_IMAGE_PIXELS setting raises it). Open it downscaled to {DOWNSCALE_LONG_EDGE} px on "
+                    f"the long edge? Decoding it takes about {w * h * 3 / 1e9:.1f} GB of memory.")
+            buttons = Button.Yes | Button.Cancel
+        else:
+            text = (f"{size}. Painting and rendering at that size is slow. Downscale it to {DOWNSCALE_LONG_EDGE} px on "
+                    "the long edge? (No opens it at full size.)")
+            buttons = Button.Yes | Button.No | Button.Cancel
+        answer = QMessageBox.question(self, "Large image", text, buttons, Button.Yes)
+        if answer == Button.Yes:
+            return True, DOWNSCALE_LONG_EDGE
+        return answer == Button.No, None
 
     def _ask_open_project(self) -> None:
         if not self._may_replace_work():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -65,24 +67,49 @@ def _flatten(im: Image.Image, mode: str) -> Image.Image:
     return im.convert(mode)
 
 
-def load_pil(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
-    """Open and fully decode an image, turning every Pillow failure into an InputError."""
+@contextmanager
+def _opened(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """An image opened (header read, not decoded), every Pillow failure an InputError naming the file."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"Image not found: {p}")
     if p.is_dir():
         raise InputError(f"Expected an image file but got a folder: {p}")
+    if p.stat().st_size == 0:
+        raise InputError(f"Cannot read image {p}: the file is empty (0 bytes).")
     try:
-        if p.stat().st_size == 0:
-            raise InputError(f"Cannot read image {p}: the file is empty (0 bytes).")
         with Image.open(p) as im:
-            check_pixels(p, im.width, im.height)
-            im.load()
-            return _flatten(ImageOps.exif_transpose(im), mode)
+            yield im
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"Cannot read image {p}: the file is corrupt or not an image ({exc}).") from exc
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) from the header alone: what the editor asks about before decoding."""
+    with _opened(path) as im:
+        return im.size
+
+
+def load_pil(path: str | os.PathLike, mode: str = "RGB", long_edge: int | None = None) -> Image.Image:
+    """Open and fully decode an image, turning every Pillow failure into an InputError.
+
+    With ``long_edge`` the picture is downscaled to it (JPEGs decode at a reduced scale) and the
+    pixel limit is waived: the user chose to open a large image smaller.
+    """
+    with _opened(path) as im:
+        if long_edge is None:
+            check_pixels(Path(path), im.width, im.height)
+        else:
+            h, w = size_for_long_edge(im.height, im.width, long_edge)
+            im.draft(im.mode if im.mode in ("RGB", "L", "CMYK") else None, (w, h))
+        im.load()
+        out = _flatten(ImageOps.exif_transpose(im), mode)
+        if long_edge is not None and max(out.size) > long_edge:
+            h, w = size_for_long_edge(out.height, out.width, long_edge)
+            out = out.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return out
 
 
 def pil_to_tensor(im: Image.Image) -> torch.Tensor:
@@ -99,9 +126,9 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """Load an RGB image as 1x3xHxW float32 in [0, 1]."""
-    return pil_to_tensor(load_pil(path))
+def load_image(path: str | os.PathLike, long_edge: int | None = None) -> torch.Tensor:
+    """Load an RGB image as 1x3xHxW float32 in [0, 1] (downscaled to ``long_edge`` when given)."""
+    return pil_to_tensor(load_pil(path, long_edge=long_edge))
 
 
 def load_mask(path: str | os.PathLike) -> torch.Tensor:

@@ -369,3 +369,152 @@ def test_a_project_member_past_the_image_limit_is_a_clear_error(small_project, t
             zout.writestr(n, bomb_png() if n == "content.png" else zin.read(n))
     with pytest.raises(ProjectError, match=r"content.png is 40000x40000 px \(1600 megapixels\)"):
         load_project(bad)
+
+
+# ---------------------------------------------------------------- the editor
+pytest.importorskip("pytestqt")
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from test_editor import window  # noqa: E402,F401  (the editor fixture: a window with a photo and a style)
+
+
+def _answer(monkeypatch, button) -> list:
+    """QMessageBox.question answers ``button`` (no modal blocks); returns the questions asked."""
+    asked: list = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or button)
+    return asked
+
+
+@pytest.mark.parametrize("name, data, fragment", [
+    ("notes.txt", b"my shopping list", "corrupt or not an image"),
+    ("photo.jpg", b"", "the file is empty (0 bytes)"),
+    ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00", "corrupt or not an image"),
+])
+def test_a_dropped_bad_file_is_a_clear_alert_and_keeps_the_picture(window, tmp_path, monkeypatch, name, data, fragment):
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)  # "save your changes first?"
+    bad = tmp_path / name
+    bad.write_bytes(data)
+    before = window.doc.content_tensor()
+    window.canvas.fileDropped.emit(str(bad))
+    assert fragment in window.last_alert.text() and str(bad) in window.last_alert.text()
+    assert window.doc.content_tensor() is before and window.doc.content_name == "beagle.jpg"
+
+
+def test_opening_a_bomb_asks_and_cancel_keeps_the_picture(window, tmp_path, monkeypatch):
+    bomb = tmp_path / "huge.png"
+    bomb.write_bytes(bomb_png())
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    assert not window.open_image(bomb)
+    assert "40000×40000 px (1600 megapixels)" in asked[0] and "BRUSHWORK_MAX_IMAGE_PIXELS" in asked[0]
+    assert "4.8 GB of memory" in asked[0] and window.doc.content_name == "beagle.jpg"
+
+
+@pytest.mark.parametrize("button, long_edge", [("Yes", 48), ("No", 96)])
+def test_a_large_photo_is_offered_a_downscale(window, files, monkeypatch, button, long_edge):
+    import editor.mainwindow as mw
+
+    monkeypatch.setattr(mw, "LARGE_LONG_EDGE", 64)
+    monkeypatch.setattr(mw, "DOWNSCALE_LONG_EDGE", 48)
+    asked = _answer(monkeypatch, getattr(QMessageBox.StandardButton, button))
+    assert window.open_image(files["content"])
+    assert "content.png is 96×" in asked[0] and "Downscale it to 48 px" in asked[0]
+    assert max(window.doc.content.width(), window.doc.content.height()) == long_edge
+
+
+def test_an_image_past_the_limit_opens_only_downscaled(window, files, monkeypatch):
+    import editor.mainwindow as mw
+
+    monkeypatch.setenv("BRUSHWORK_MAX_IMAGE_PIXELS", "1000")
+    monkeypatch.setattr(mw, "DOWNSCALE_LONG_EDGE", 32)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    assert window.open_image(files["content"])
+    assert "more than Brushwork opens at full size" in asked[0]
+    assert window.doc.content.width() == 32
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("truncated", "not a Brushwork project"),
+    ("newer", "saved by a newer Brushwork (project version 7"),
+    ("missing content", "'content.png' is listed in the manifest but missing from the file"),
+])
+def test_a_bad_project_is_a_clear_alert_and_keeps_the_session(window, small_project, tmp_path, damage, fragment):
+    good = save_project(small_project, tmp_path / "good.brushwork")
+    bad = tmp_path / "bad.brushwork"
+    if damage == "truncated":
+        bad.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    else:
+        with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for n in zin.namelist():
+                data = zin.read(n)
+                if n == "manifest.json" and damage == "newer":
+                    data = json.dumps({**json.loads(data), "version": 7}).encode()
+                if not (n == "content.png" and damage == "missing content"):
+                    zout.writestr(n, data)
+    region = window.regions_panel.add_region()
+    assert not window.open_project(bad)
+    assert fragment in window.last_alert.text()
+    assert window.doc.content_name == "beagle.jpg" and window.doc.regions == [region] and window.project_path is None
+
+
+def test_saving_to_a_full_disk_keeps_the_old_project_and_the_work(window, tmp_path, monkeypatch):
+    path = tmp_path / "mine.brushwork"
+    assert window.save_to(path)
+    before = path.read_bytes()
+    window.regions_panel.add_region()
+    assert window.is_modified()
+    real = zipfile.ZipFile.writestr
+
+    def full(self, name, *a, **k):
+        if name != "manifest.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, name, *a, **k)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    assert not window.save_to(path)
+    assert "No space left on device" in window.last_alert.text()
+    assert path.read_bytes() == before and window.is_modified() and len(window.doc.regions) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".brushwork") == ["mine.brushwork"]
+
+
+def test_exporting_to_a_full_disk_writes_nothing(window, qtbot, tmp_path, monkeypatch):
+    from editor.document import ResultEntry
+    from editor.export_dialog import ExportSettings
+
+    image = window.doc.content_tensor()
+    window.doc.set_result(ResultEntry("r", image, "adain", {}, {}, 0.1))
+    monkeypatch.setattr(Image.Image, "save", lambda self, fp, *a, **k: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, "No space left on device")))
+    h, w = image.shape[-2:]
+    out = tmp_path / "print.png"
+    with qtbot.waitSignal(window.exporter.failed, timeout=30_000):
+        window.export(ExportSettings(out, w, h, 300.0, 8, 95, True))
+    assert "No space left on device" in window.last_alert.text() and "free some disk space" in window.last_alert.informativeText()
+    assert not out.exists() and not any(p.name.startswith(".print") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("answer, accepted", [("No", False), ("Yes", True)])
+def test_the_export_dialog_asks_before_a_huge_export(qtbot, tmp_path, monkeypatch, answer, accepted):
+    from editor.export_dialog import ExportDialog
+
+    dialog = ExportDialog((64, 96), tmp_path / "big.png")
+    qtbot.addWidget(dialog)
+    dialog.width_px.setValue(60000)
+    assert "megapixels" in dialog.note.text()
+    asked = _answer(monkeypatch, getattr(QMessageBox.StandardButton, answer))
+    dialog.accept()
+    assert "250-megapixel limit" in asked[0]
+    assert (dialog.result() == dialog.DialogCode.Accepted) == accepted
+    assert dialog.settings().allow_huge == accepted and dialog.settings().options().allow_huge == accepted
+
+
+def test_the_export_dialog_refuses_a_folder_that_is_a_file(qtbot, tmp_path, monkeypatch):
+    from editor.export_dialog import ExportDialog
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("x")
+    warned: list = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    dialog = ExportDialog((64, 96), blocker / "out.png")
+    qtbot.addWidget(dialog)
+    dialog.accept()
+    assert "is a file, not a folder" in warned[0] and dialog.result() != dialog.DialogCode.Accepted
