@@ -85,7 +85,7 @@ def test_print_sizes_become_pixels():
     assert print_pixels(10, 5, "cm", 254) == (1000, 500)
     with pytest.raises(InputError, match="WIDTHxHEIGHT"):
         parse_print_size("A4", 300)
-    with pytest.raises(InputError, match="positive"):
+    with pytest.raises(InputError, match="between 1 and 10000"):
         print_pixels(10, 5, "cm", 0)
 
 
