@@ -7,21 +7,20 @@ is set by the decoder, which is why Brushwork trains and ships its own (see trai
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Iterator, Literal, Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import nn
 
 from engine.colour import match_histogram, preserve
 from engine.errors import InputError
-from engine.images import resize, scale_style, size_for_long_edge
+from engine.feedforward import FeedForwardStrategy
+from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
-from engine.metrics import figures
 from engine.params import param
 from engine.regions import region_masks
-from engine.strategy import Event, Progress, Result, RunContext, Strategy
+from engine.strategy import RunContext
 
 from .model import (
     StyleFeatureCache,
@@ -36,8 +35,6 @@ from .model import (
     style_cache,
 )
 
-#: long edge of the first, low-resolution result sent while the full one renders
-PREVIEW_EDGE = 256
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ def blend_stats(stats: Sequence[StyleStats], weights: Sequence[float]) -> tuple[
     return mean, std  # type: ignore[return-value]
 
 
-class AdaINStrategy(Strategy):
+class AdaINStrategy(FeedForwardStrategy):
     name = "adain"
     title = "AdaIN (instant)"
     description = "Feed-forward arbitrary style: aligns feature statistics and decodes. Well under a second."
@@ -168,22 +165,3 @@ class AdaINStrategy(Strategy):
         else:
             gap_fill = fc
         return target + gap * gap_fill
-
-    def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
-        p: AdaINParams = job.params
-        start = time.perf_counter()
-        out_hw = job.output_hw
-        total = 1
-        if p.preview and max(out_hw) > PREVIEW_EDGE * 1.5:
-            total = 2
-            small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
-            ctx.check()
-            preview = self.render(job, p, small, ctx.device)
-            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=preview)
-        ctx.check()
-        image = self.render(job, p, out_hw, ctx.device)
-        seconds = time.perf_counter() - start
-        yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
-        styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)
-        figs = figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]) if p.measure else {}
-        yield Result(image, figs, seconds)

@@ -17,8 +17,6 @@ Public pieces:
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +27,7 @@ from torch import nn
 from engine import weights
 from engine.distilled import DistilledDecoder, DistilledEncoder
 from engine.errors import InputError, WeightsError
+from engine.featurecache import ContentFeatureCache, LruCache
 from engine.features import VGGFeatures
 
 EncoderName = Literal["fast", "vgg16"]
@@ -273,7 +272,7 @@ def image_key(image: torch.Tensor) -> str:
     return hashlib.sha1(t.numpy().tobytes()).hexdigest() + str(tuple(t.shape))
 
 
-class StyleFeatureCache:
+class StyleFeatureCache(LruCache[StyleStats]):
     """Encoded style statistics, least recently used first out.
 
     Keyed by (encoder, device, image hash, encoded size): changing alpha, the interpolation
@@ -282,80 +281,20 @@ class StyleFeatureCache:
     """
 
     def __init__(self, capacity: int = 64) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[tuple, StyleStats] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        super().__init__(capacity)
 
     def get(self, encoder: nn.Module, encoder_name: str, image: torch.Tensor, device: torch.device) -> StyleStats:
         """Stats of ``image`` (already at the size to encode) through ``encoder``."""
-        key = (encoder_name, str(device), image_key(image))
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-        with torch.no_grad():
-            x, _ = pad_to_multiple(image.to(device))
-            stats = StyleStats(*mean_std(encoder(x)))
-        with self._lock:
-            self.misses += 1
-            self._items[key] = stats
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return stats
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
+        def encode() -> StyleStats:
+            with torch.no_grad():
+                x, _ = pad_to_multiple(image.to(device))
+                return StyleStats(*mean_std(encoder(x)))
 
-    def __len__(self) -> int:
-        return len(self._items)
+        return self.lookup((encoder_name, str(device), image_key(image)), encode)
 
 
 #: the process-wide cache the strategy uses
 style_cache = StyleFeatureCache()
-
-
-class ContentFeatureCache:
-    """The last few contents' encoded features, so live edits (a stroke, a slider) skip the encoder.
-
-    Keyed by the content tensor itself (identity and in-place version, not a hash of its pixels:
-    a job hands over the document's own tensor on every edit), the size it was encoded at, the
-    encoder and the device. Thread-safe, like the style cache.
-    """
-
-    def __init__(self, capacity: int = 4) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, content: torch.Tensor, out_hw: tuple[int, int], encoder_name: str, device: torch.device,
-            encode) -> torch.Tensor:
-        """``encode()``'s features for ``content`` at ``out_hw``, computed once per key."""
-        key = (id(content), content._version, tuple(out_hw), encoder_name, str(device))
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None and item[0] is content:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return item[1]
-        features = encode()
-        with self._lock:
-            self.misses += 1
-            self._items[key] = (content, features)  # the reference keeps id(content) from being reused
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return features
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-
+#: encoded contents, for live edits
 content_cache = ContentFeatureCache()

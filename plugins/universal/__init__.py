@@ -13,9 +13,8 @@ level is always 1, whose decoder gives back full-resolution detail.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 import torch
 from torch import nn
@@ -23,20 +22,18 @@ from torch import nn
 from engine import distilled
 from engine.colour import preserve
 from engine.errors import InputError
-from engine.images import resize, scale_style, size_for_long_edge
+from engine.featurecache import ContentFeatureCache
+from engine.feedforward import FeedForwardStrategy
+from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
-from engine.metrics import figures
 from engine.params import param
 from engine.regions import region_masks
-from engine.strategy import Event, Progress, Result, RunContext, Strategy
 
-from plugins.adain.model import ContentFeatureCache, FastEncoder, image_key, pad_to_multiple, stylise_features
+from plugins.adain.model import FastEncoder, image_key, pad_to_multiple, stylise_features
 
 from .cache import StyleLevelCache, style_levels
 from .wct import Colouring, Moments, apply, blend_colourings, colouring, moments, transform, whitening
 
-#: long edge of the first, low-resolution result sent while the full one renders
-PREVIEW_EDGE = 256
 #: the deepest encoder pools four times; every level pads to this so all share one pixel grid
 MULTIPLE = 16
 LEVELS = (5, 4, 3, 2, 1)
@@ -95,7 +92,7 @@ def style_image(source: StyleSource) -> torch.Tensor:
     return source.image
 
 
-class UniversalStrategy(Strategy):
+class UniversalStrategy(FeedForwardStrategy):
     name = "universal"
     title = "Universal (instant, WCT)"
     description = ("Multi-level whitening and colouring through five encoder/decoder pairs: the painting's "
@@ -186,21 +183,3 @@ class UniversalStrategy(Strategy):
         else:
             fill = f
         return out + gap * fill
-
-    def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
-        p: UniversalParams = job.params
-        start = time.perf_counter()
-        out_hw = job.output_hw
-        total = 1
-        if p.preview and max(out_hw) > PREVIEW_EDGE * 1.5:
-            total = 2
-            small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
-            ctx.check()
-            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self.render(job, p, small, ctx.device))
-        ctx.check()
-        image = self.render(job, p, out_hw, ctx.device)
-        seconds = time.perf_counter() - start
-        yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
-        styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)
-        figs = figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]) if p.measure else {}
-        yield Result(image, figs, seconds)

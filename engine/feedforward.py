@@ -1,0 +1,45 @@
+"""What every feed-forward (instant) strategy's run looks like: a quick small picture, then the full one.
+
+A strategy renders in one call (``render(job, params, out_hw, device)``), so its run is the same
+everywhere: an optional preview at PREVIEW_EDGE, the full size, and the figures when asked.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import torch
+
+from .images import size_for_long_edge
+from .job import StyleJob
+from .metrics import figures
+from .strategy import Event, Progress, Result, RunContext, Strategy
+
+#: long edge of the first, low-resolution result sent while the full one renders
+PREVIEW_EDGE = 256
+
+
+class FeedForwardStrategy(Strategy):
+    """Base of strategies that render in one pass; their Params declare ``preview`` and ``measure``."""
+
+    def render(self, job: StyleJob, p: Any, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
+        p = job.params
+        start = time.perf_counter()
+        out_hw = job.output_hw
+        total = 1
+        if p.preview and max(out_hw) > PREVIEW_EDGE * 1.5:
+            total = 2
+            small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
+            ctx.check()
+            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self.render(job, p, small, ctx.device))
+        ctx.check()
+        image = self.render(job, p, out_hw, ctx.device)
+        seconds = time.perf_counter() - start
+        yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
+        styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)
+        figs = figures(image, job.content, [s.image for s in styles], [s.weight for s in styles]) if p.measure else {}
+        yield Result(image, figs, seconds)
