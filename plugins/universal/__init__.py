@@ -37,6 +37,19 @@ from .wct import Colouring, Moments, apply, blend_colourings, colouring, moments
 #: the deepest encoder pools four times; every level pads to this so all share one pixel grid
 MULTIPLE = 16
 LEVELS = (5, 4, 3, 2, 1)
+#: shortest edge a picture is encoded at: the deepest level's 3x3 reflection-padded convolutions
+#: need at least 2x2 features; smaller styles and outputs are enlarged to this (and the output
+#: brought back to its size)
+MIN_EDGE = 32
+
+
+def workable(image: torch.Tensor) -> torch.Tensor:
+    """``image`` enlarged, keeping its aspect, so its short edge is at least :data:`MIN_EDGE`."""
+    h, w = image.shape[-2:]
+    if min(h, w) >= MIN_EDGE:
+        return image
+    k = MIN_EDGE / min(h, w)
+    return resize(image, (max(MIN_EDGE, round(h * k)), max(MIN_EDGE, round(w * k))))
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ class UniversalStrategy(FeedForwardStrategy):
 
     def render(self, job: StyleJob, p: UniversalParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
         """One coarse-to-fine pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
-        content = resize(job.content, out_hw)
+        content = workable(resize(job.content, out_hw))
         styles = job.image_styles()
         for source in job.styles + tuple(r.style for r in job.regions):
             style_image(source)
@@ -134,7 +147,7 @@ class UniversalStrategy(FeedForwardStrategy):
 
         def prepared(source: StyleSource) -> tuple[torch.Tensor, str]:
             if id(source) not in scaled:
-                img = scale_style(style_image(source), out_hw, p.style_scale)
+                img = workable(scale_style(style_image(source), out_hw, p.style_scale))
                 scaled[id(source)] = (img, image_key(img))
             return scaled[id(source)]
 
@@ -163,7 +176,8 @@ class UniversalStrategy(FeedForwardStrategy):
                     assert glob is not None
                     f = apply(f, *transform(glob_m, glob, p.alpha, white))
                 x = decode(decoder, f, hw, device)
-        return preserve(p.colour, x, content.to(device)).cpu()
+        out = preserve(p.colour, x, content.to(device)).cpu()
+        return out if tuple(out.shape[-2:]) == tuple(out_hw) else resize(out, out_hw)
 
     def regional(self, job: StyleJob, p: UniversalParams, f: torch.Tensor, glob: Colouring | None,
                  glob_m: Moments, white: torch.Tensor | None, level: int, prepared, device: torch.device) -> torch.Tensor:

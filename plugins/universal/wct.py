@@ -11,7 +11,8 @@ Robustness:
   2-colour picture has a rank-deficient covariance; whitening those directions would blow
   numerical noise up into texture);
 - where a covariance is singular outright (too few samples for its width, a flat picture, an
-  ``eigh`` failure, non-finite values) the transform falls back to per-channel mean/std alignment.
+  ``eigh`` failure, non-finite values) the transform falls back to per-channel mean/std alignment,
+  and channels that hold only rounding noise take the style's mean without being scaled up.
 
 Precision: covariances are accumulated in float32 after centring (cheap and exact enough); the
 ``eigh`` runs in float64 on the CPU, whatever the run's device (bench/universal.py measures it:
@@ -33,6 +34,10 @@ RIDGE = 1e-4
 EIG_FLOOR = 1e-5
 #: below this total variance a picture counts as flat (features are O(1) after ReLU)
 FLAT = 1e-8
+#: a channel whose variance is under this fraction of the features' mean square carries only
+#: rounding noise (a one-colour picture measures ~1e-14, a faint gradient ~1e-3): it is not scaled
+#: up, or the noise of the convolution kernels' blocking comes out as a checkerboard
+NOISE_FLOOR = 1e-8
 #: a covariance needs at least this many samples per channel to be trusted
 SAMPLES_PER_CHANNEL = 2.0
 #: precision of the eigendecompositions (see the module docstring)
@@ -118,8 +123,23 @@ def _eigh(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     return e, v
 
 
+def _flat(m: Moments) -> bool:
+    """Only rounding noise in every channel: nothing to whiten."""
+    var = float(torch.diagonal(m.cov).nan_to_num(0.0).clamp_min(0).mean())
+    return var <= NOISE_FLOOR * (float(m.mean.nan_to_num(0.0).pow(2).mean()) + FLAT)
+
+
 def _std(m: Moments) -> torch.Tensor:
-    return torch.diagonal(m.cov).clamp_min(0).add(1e-5).sqrt()
+    return torch.diagonal(m.cov).nan_to_num(0.0).clamp_min(0).add(1e-5).sqrt()
+
+
+def _channel_gain(content: Moments, style: Colouring) -> torch.Tensor:
+    """Per-channel ``style std / content std`` for the mean/std fallback; 0 on channels whose
+    variance is rounding noise (or non-finite), so they take the style's mean and nothing else."""
+    var = torch.diagonal(content.cov)
+    energy = float(content.mean.nan_to_num(0.0).pow(2).mean()) + FLAT
+    real = torch.isfinite(var) & (var > NOISE_FLOOR * energy)
+    return torch.where(real, style.std / _std(content), torch.zeros_like(var))
 
 
 def trusted(m: Moments) -> bool:
@@ -140,7 +160,7 @@ def colouring(m: Moments) -> Colouring:
 
 def whitening(m: Moments) -> torch.Tensor | None:
     """Cc^-1/2 over the directions the content really spans, or None (use the mean/std fallback)."""
-    if not trusted(m):
+    if not trusted(m) or _flat(m):
         return None
     eig = _eigh(m.cov)
     if eig is None:
@@ -172,12 +192,12 @@ def transform(content: Moments, style: Colouring, alpha: float,
     """
     w = whiten if whiten is not None else whitening(content)
     if w is None:
-        core = torch.diag(style.std / _std(content))
+        core = torch.diag(_channel_gain(content, style))
     else:
         core = style.root @ w
     c = core.shape[0]
     a = alpha * core + (1 - alpha) * torch.eye(c)
-    b = alpha * (style.mean - core @ content.mean)
+    b = alpha * (style.mean - core @ content.mean.nan_to_num(0.0))
     return a, b
 
 
