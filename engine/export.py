@@ -34,7 +34,7 @@ from .errors import InputError, OutputError
 from .images import atomic_write
 from .job import StyleJob
 from .strategy import Event, Progress, RunContext
-from .tiling import (StripBlender, TileSource, choose_tile_size, free_memory,
+from .tiling import (PixelSource, StripBlender, TileSource, choose_tile_size, free_memory,
                      plan_tiles, to_hwc)
 
 # ---------------------------------------------------------------- print sizing
@@ -431,33 +431,49 @@ def _single(job, path, options, ctx, on_event, start) -> ExportReport:
 
 
 def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) -> ExportReport:
+    """Measure every tile, then render every tile with the totals; a renderer with ``stages``
+    (universal: one per level) does that once per stage, each stage reading the picture the one
+    before it blended (held at 16 bits, the only full-size picture in memory)."""
     dev = ctx.device
     out_h, out_w = job.output_hw
     layout = plan_tiles(out_h, out_w, tile, _overlap(tile, options), renderer.margin, renderer.multiple)
-    source = TileSource(job.content, (out_h, out_w))
+    stages = list(getattr(renderer, "stages", None) or [renderer])
+    photo = TileSource(job.content, (out_h, out_w))
+    source: TileSource | PixelSource = photo
     keep = _photo_outside_regions(job, tuple(job.content.shape[-2:]), (out_h, out_w))
     n = len(layout.tiles)
-    totals: dict[str, torch.Tensor] = {}
+    steps = 2 * n * len(stages)
+    picture = None
     with torch.no_grad():
-        for t in layout.tiles:
-            ctx.check()
-            sums = renderer.measure(source.crop(t.context).to(dev), t.interior.within(t.context), t.context)
-            for k, v in sums.items():
-                totals[k] = totals[k] + v if k in totals else v
-            _tile_progress(on_event, t.index + 1, 2 * n, f"measuring tile {t.index + 1}/{n}")
-        out = np.empty((out_h, out_w, 3), np.uint16 if options.bit_depth == 16 else np.uint8)
-        blender = StripBlender(out, min(tile, out_h))
-        for t in layout.tiles:
-            ctx.check()
-            photo_tile = source.crop(t.context).to(dev)
-            img = renderer.render(photo_tile, totals, t.context)
-            if keep is not None:
-                img = torch.lerp(img, photo_tile.to(img), keep.crop(t.context).to(img).clamp(0, 1))
-            b = t.box.within(t.context)
-            blender.add(t, to_hwc(img[..., b.y0:b.y1, b.x0:b.x1]))
-            _tile_progress(on_event, n + t.index + 1, 2 * n, f"rendering tile {t.index + 1}/{n}")
+        for s, stage in enumerate(stages):
+            last = s == len(stages) - 1
+            done = 2 * n * s
+            name = f"{stage.stage}: " if len(stages) > 1 else ""
+            totals: dict[str, torch.Tensor] = {}
+            for t in layout.tiles:
+                ctx.check()
+                sums = stage.measure(source.crop(t.context).to(dev), t.interior.within(t.context), t.context)
+                for k, v in sums.items():
+                    totals[k] = totals[k] + v if k in totals else v
+                _tile_progress(on_event, done + t.index + 1, steps, f"{name}measuring tile {t.index + 1}/{n}")
+            bits16 = options.bit_depth == 16 or not last
+            out = np.empty((out_h, out_w, 3), np.uint16 if bits16 else np.uint8)
+            blender = StripBlender(out, min(tile, out_h))
+            for t in layout.tiles:
+                ctx.check()
+                tile_px = source.crop(t.context).to(dev)
+                img = stage.render(tile_px, totals, t.context)
+                if keep is not None and last:
+                    own = tile_px if s == 0 else photo.crop(t.context)
+                    img = torch.lerp(img, own.to(img), keep.crop(t.context).to(img).clamp(0, 1))
+                b = t.box.within(t.context)
+                blender.add(t, to_hwc(img[..., b.y0:b.y1, b.x0:b.x1]))
+                _tile_progress(on_event, done + n + t.index + 1, steps, f"{name}rendering tile {t.index + 1}/{n}")
+            picture = blender.close()
+            if not last:
+                source = PixelSource(picture)
     ctx.check()
-    write_image(blender.close(), path, options.dpi, options.icc, options.quality)
+    write_image(picture, path, options.dpi, options.icc, options.quality)
     return ExportReport(Path(path), out_w, out_h, "tiled-feedforward", n, tile, None,
                         time.perf_counter() - start, {})
 

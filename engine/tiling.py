@@ -290,11 +290,25 @@ class TileSource:
         return out.clamp(0, 1)
 
 
+class PixelSource:
+    """Boxes of a full-size HxWx3 uint8/uint16 picture (a stage's blended output) as 1x3xhxw floats."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = pixels
+        self.scale = float(np.iinfo(pixels.dtype).max)
+
+    def crop(self, box: Box) -> torch.Tensor:
+        px = self.pixels[box.y0:box.y1, box.x0:box.x1].astype(np.float32) / self.scale
+        return torch.from_numpy(px).permute(2, 0, 1)[None].contiguous()
+
+
 class TileRenderer(Protocol):
     """What a tileable (feed-forward) strategy hands the exporter.
 
     ``measure`` runs over every tile first and its sums are added up over the picture (global
     statistics, e.g. AdaIN's content mean/std); ``render`` then gets those totals with each tile.
+    A renderer may instead list ``stages`` (renderers run in turn, each reading the picture the
+    one before it made: universal's levels), each with a ``stage`` name for the progress text.
     """
 
     #: context pixels a tile needs on each side so its box matches a whole-picture pass
@@ -352,6 +366,6 @@ def to_hwc(t: torch.Tensor) -> np.ndarray:
 
 
 __all__: Sequence[str] = (
-    "Box", "Tile", "TileLayout", "plan_tiles", "feather_weights", "StripBlender", "TileSource",
+    "Box", "Tile", "TileLayout", "plan_tiles", "feather_weights", "StripBlender", "TileSource", "PixelSource",
     "TileRenderer", "free_memory", "choose_tile_size", "to_hwc",
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from engine import distilled
@@ -27,7 +28,7 @@ from engine.feedforward import FeedForwardStrategy
 from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
 from engine.params import param
-from engine.regions import region_masks
+from engine.regions import RegionMasks, region_masks
 
 from plugins.adain.model import FastEncoder, image_key, pad_to_multiple, stylise_features
 
@@ -99,6 +100,21 @@ def decode(decoder: nn.Module, feat: torch.Tensor, hw: tuple[int, int], device: 
         return stylise_features(decoder, feat, hw)
 
 
+def level_masks(job: StyleJob, hw: tuple[int, int], level: int) -> RegionMasks:
+    """The regions on level ``level``'s feature grid of an ``hw`` picture padded to MULTIPLE:
+    measured over the picture's own cells, the padding cells repeating the edge (a mask resized
+    onto the padded grid would be stretched over the padding, off by up to 15 px at the far edge)."""
+    d = 2 ** (level - 1)
+    own = (-(-hw[0] // d), -(-hw[1] // d))
+    grid = (-(-hw[0] // MULTIPLE) * MULTIPLE // d, -(-hw[1] // MULTIPLE) * MULTIPLE // d)
+    m = region_masks(job, own)
+    pad = (0, grid[1] - own[1], 0, grid[0] - own[0])
+    if not any(pad):
+        return m
+    grow = lambda t: F.pad(t[None], pad, mode="replicate")[0]  # noqa: E731
+    return RegionMasks(grow(m.weights), grow(m.gap[None])[0], m.regions)
+
+
 def style_image(source: StyleSource) -> torch.Tensor:
     if source.image is None:
         raise InputError(f"Universal style transfer needs style images; '{source.name or source.text}' is a text prompt.")
@@ -112,9 +128,8 @@ class UniversalStrategy(FeedForwardStrategy):
                    "palette and strokes, no training. About half a second at 512 px on a CPU.")
     Params = UniversalParams
     honours_regions = True
-    #: not yet: a tiled print must run level by level over every tile (each level encodes the
-    #: previous level's decoded picture); see the report on issue 13
-    tileable = False
+    #: prints run level by level over tiles (see tiled.py)
+    tileable = True
     instant = True
 
     #: per-level style colourings (a class attribute so tests and the editor can inspect hits)
@@ -122,6 +137,12 @@ class UniversalStrategy(FeedForwardStrategy):
     #: the first level's encoded content and its whitening: only that level sees the photo itself,
     #: so a live edit (alpha, a style, a mask) skips its encoder and its eigh
     contents = ContentFeatureCache()
+
+    def tile_renderer(self, job: StyleJob, ctx):
+        """Hooks for print-size export (engine.export): one tile stage per level."""
+        from .tiled import UniversalTiles
+
+        return UniversalTiles(self, job, ctx)
 
     def style_colouring(self, image: torch.Tensor, key: str, level: int, device: torch.device) -> Colouring:
         """The colouring of ``image`` (at the size to encode; ``key`` its hash) at ``level``, cached."""
@@ -171,7 +192,7 @@ class UniversalStrategy(FeedForwardStrategy):
                     glob = blend_colourings([self.style_colouring(*prepared(s), level, device) for s in styles],
                                             [s.weight for s in styles])
                 if job.regions:
-                    f = self.regional(job, p, f, glob, glob_m, white, level, prepared, device)
+                    f = self.regional(job, p, f, hw, glob, level, prepared, device)
                 else:
                     assert glob is not None
                     f = apply(f, *transform(glob_m, glob, p.alpha, white))
@@ -179,11 +200,11 @@ class UniversalStrategy(FeedForwardStrategy):
         out = preserve(p.colour, x, content.to(device)).cpu()
         return out if tuple(out.shape[-2:]) == tuple(out_hw) else resize(out, out_hw)
 
-    def regional(self, job: StyleJob, p: UniversalParams, f: torch.Tensor, glob: Colouring | None,
-                 glob_m: Moments, white: torch.Tensor | None, level: int, prepared, device: torch.device) -> torch.Tensor:
+    def regional(self, job: StyleJob, p: UniversalParams, f: torch.Tensor, hw: tuple[int, int], glob: Colouring | None,
+                 level: int, prepared, device: torch.device) -> torch.Tensor:
         """Each region's content covariance (mask-weighted) coloured by its own style, blended by
         the soft masks; gaps keep the features, or take the global styles when ``gaps="global"``."""
-        masks = region_masks(job, tuple(f.shape[-2:]))
+        masks = level_masks(job, hw, level)
         out = torch.zeros_like(f)
         for k, region in enumerate(masks.regions):
             m = masks.weights[k].to(device)
