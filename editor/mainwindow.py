@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider,
-                               QSpinBox, QToolBar, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QPushButton, QSlider, QSpinBox, QToolBar, QWidget)
 
 from shiboken6 import isValid as shiboken_valid
 
@@ -25,7 +26,7 @@ from engine.project import SUFFIX, Project, load_project, save_project
 from engine.registry import segmenters, strategies
 
 from .brush import BrushSettings
-from .canvas import Canvas, Tool
+from .canvas import Canvas, HoldToCompare, Tool
 from .compare import CompareSetup, CompareWindow, Variant
 from .conversions import mask_to_tensor, tensor_to_mask
 from .document import Document, ResultEntry
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self.last_alert: QMessageBox | None = None
         self.last_export: Path | None = None
         self.compare_window: CompareWindow | None = None
+        #: what the canvas shows: "result" (doc.result or nothing), "preview" (a render in progress) or "live"
+        self.canvas_source = "result"
 
         self.canvas = Canvas(self.doc)
         self.setCentralWidget(self.canvas)
@@ -103,6 +106,8 @@ class MainWindow(QMainWindow):
         self._build_tool_options()
         self._build_status()
         self._connect()
+        self.hold_to_compare = HoldToCompare(self, self.canvas)
+        QApplication.instance().installEventFilter(self.hold_to_compare)
         self.autosave = Autosave(self.doc, autosave_s, self)
         self._update_title()
 
@@ -160,9 +165,16 @@ class MainWindow(QMainWindow):
         self._action(v, "Fit to window", self.canvas.fit, "Ctrl+0")
         self._action(v, "Actual pixels (100 %)", self.canvas.actual_size, "Ctrl+1")
         v.addSeparator()
-        self.show_result_action = self._action(v, "Show result", self.canvas.set_show_result, "\\",
-                                               "Toggle between the result and the original photo", checkable=True)
+        # the key is press-and-hold (HoldToCompare), so this entry carries no shortcut; the tab shows the hint
+        self.show_result_action = self._action(v, "Show result\tHold \\", self.canvas.set_show_result,
+                                               tip="Untick to see the original photo; hold backslash to compare",
+                                               checkable=True)
         self.show_result_action.setChecked(True)
+        self.split_action = self._action(v, "Split before/after", self.canvas.set_split,
+                                         tip="The photo left of a divider, the result right of it (drag the divider)",
+                                         checkable=True)
+        self.outline_action = self._action(v, "Region outlines", self.canvas.set_outlines, "O",
+                                           "Draw each region's edge as a thin line (also over a result)", checkable=True)
         self.live_action = self._action(v, "Live", self.live.set_enabled, "L",
                                         "Restyle the canvas with an instant strategy on every edit", checkable=True)
         v.addSeparator()
@@ -263,6 +275,16 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
+        self.result_scale_label = QLabel()
+        self.result_scale_label.setStyleSheet("padding: 0 8px;")
+        self.full_size_button = QPushButton("Render full size")
+        self.full_size_button.setToolTip("Render what the canvas shows again at the photo's own size")
+        self.full_size_button.setFlat(True)
+        self.full_size_button.clicked.connect(self.render_full_size)
+        sb.addPermanentWidget(self.result_scale_label)
+        sb.addPermanentWidget(self.full_size_button)
+        self.result_scale_label.hide()
+        self.full_size_button.hide()
         self.zoom_label = QLabel("100 %")
         self.device_status = QLabel(device_label())
         self.memory_status = QLabel(memory_label())
@@ -278,6 +300,9 @@ class MainWindow(QMainWindow):
         self.canvas.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.canvas.brushChanged.connect(self._brush_to_sliders)
+        self.canvas.viewChanged.connect(self._update_result_scale)
+        self.canvas.zoomChanged.connect(lambda _: self._update_result_scale())
+        self.doc.resultChanged.connect(self._result_on_canvas)
         self.styles_panel.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.strategy_panel.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.regions_panel.activeChanged.connect(self.canvas.set_active_region)
@@ -451,6 +476,7 @@ class MainWindow(QMainWindow):
         self.job_panel.refresh_kept()
         if self.doc.regions:
             self.regions_panel.select(self.doc.regions[0])
+        self.canvas.rest()  # a kept result shows untinted; picking a tool or painting brings the tint back
         self._mark_saved()
 
     def save(self) -> bool:
@@ -500,8 +526,7 @@ class MainWindow(QMainWindow):
         except BrushworkError as exc:
             self.alert("Cannot render", str(exc), "")
             return None
-        job_id = self.queue.submit(job)
-        self._jobs[job_id] = {"kind": "canvas", "variant": variant, "start": time.perf_counter()}
+        job_id = self._submit_canvas(variant, job)
         painted = any(r.style and not r.is_empty() for r in self.doc.regions)
         if painted and not job.regions:
             self.statusBar().showMessage(f"{variant.label} does not honour regions: the whole picture gets the ticked "
@@ -509,6 +534,64 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"Queued {variant.label}", 3000)
         return job_id
+
+    def _submit_canvas(self, variant: Variant, job) -> int:
+        job_id = self.queue.submit(job)
+        self._jobs[job_id] = {"kind": "canvas", "variant": variant, "start": time.perf_counter()}
+        self._update_result_scale()
+        return job_id
+
+    def render_full_size(self) -> int | None:
+        """Render what the canvas shows again at the photo's size (long edge): the status bar's button.
+
+        The shown result's strategy and parameters (a live picture: the live strategy's), the
+        document's styles and regions as they are now; the Strategy panel's size is left alone."""
+        if self.doc.content is None:
+            return None
+        long_edge = max(self.doc.content.width(), self.doc.content.height())
+        if self.canvas_source == "live" and self.live.strategy:
+            name, values = self.live.strategy, dict(self.doc.params.get(self.live.strategy, {}))
+        elif self.doc.result is not None:
+            name, values = self.doc.result.strategy, dict(self.doc.result.params)
+        else:
+            return None
+        try:
+            cls = strategies.get(name)
+            variant = Variant(f"{cls.title or cls.name} (full size)", cls.name, values)
+            job = replace(self._job_for(variant), size=long_edge)
+        except BrushworkError as exc:
+            self.alert("Cannot render", str(exc), "")
+            return None
+        job_id = self._submit_canvas(variant, job)
+        self.statusBar().showMessage(f"Queued {variant.label}: {long_edge} px on the long edge", 4000)
+        return job_id
+
+    def _canvas_jobs(self) -> bool:
+        return any(m.get("kind") == "canvas" for m in self._jobs.values())
+
+    def _result_on_canvas(self) -> None:
+        self.canvas_source = "result"
+        self._update_result_scale()
+
+    def _update_result_scale(self) -> None:
+        """'result 512 x 497 shown at 110 %' and Render full size while a smaller render is on the canvas."""
+        if not shiboken_valid(self.result_scale_label):
+            return
+        pix = self.canvas.result_item.pixmap()
+        content = self.doc.content
+        smaller = (content is not None and not pix.isNull() and self.canvas.result_visible()
+                   and (pix.width() < content.width() or pix.height() < content.height()))
+        if not smaller:
+            self.result_scale_label.hide()
+            self.full_size_button.hide()
+            return
+        shown = self.canvas.zoom() * content.width() / pix.width() * 100
+        what = {"preview": "preview", "live": "live"}.get(self.canvas_source, "result")
+        self.result_scale_label.setText(f"{what} {pix.width()} x {pix.height()} shown at {shown:.0f} %")
+        self.result_scale_label.setToolTip(f"The photo is {content.width()} x {content.height()}")
+        self.result_scale_label.show()
+        self.full_size_button.setVisible(what != "preview")
+        self.full_size_button.setEnabled(not self._canvas_jobs())
 
     def ask_compare(self) -> None:
         setup = CompareSetup(self.current_variant(), self)
@@ -537,6 +620,7 @@ class MainWindow(QMainWindow):
     # ================================================================ live
     def _live_toggled(self, on: bool) -> None:
         self.live_action.setChecked(on)
+        self.canvas.set_live_outlines(on)
         if on:
             self.statusBar().showMessage(f"Live: every edit restyles the canvas ({self.live.strategy}, "
                                          f"{self.live.size} px). Refine renders the quality strategy.", 5000)
@@ -545,6 +629,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Live off", 3000)
 
     def _live_shown(self, image) -> None:
+        self.canvas_source = "live"
         self.canvas.show_image(image)
         self.job_panel.error.hide()  # recovered: the last live error no longer applies
 
@@ -596,6 +681,7 @@ class MainWindow(QMainWindow):
             return
         meta = self._jobs.get(info.job_id, {})
         if meta.get("kind") == "canvas":
+            self.canvas_source = "preview"
             self.canvas.show_image(preview)
         elif meta.get("kind") == "compare":
             meta["cell"].show_image(preview)
@@ -747,6 +833,7 @@ class MainWindow(QMainWindow):
         if not self._may_replace_work():
             event.ignore()
             return
+        QApplication.instance().removeEventFilter(self.hold_to_compare)
         self.queue.shutdown()
         self.live.shutdown()
         self.exporter.cancel()
