@@ -107,7 +107,7 @@ def edge_segments(mask: np.ndarray, threshold: int = 128) -> np.ndarray:
 class OutlineItem(QGraphicsItem):
     """A region's edge as a thin line in its colour (over a dark halo, readable on any picture).
 
-    The pens are cosmetic: 1.5 screen pixels at any zoom. The lines are built lazily from the mask
+    The pens are cosmetic: 2 screen pixels at any zoom. The lines are built lazily from the mask
     the first time they are painted after a change, so masks edited with outlines off cost nothing.
     A very ragged mask (more than MAX_SEGMENTS edge runs) is outlined on a coarser grid.
 
@@ -128,7 +128,7 @@ class OutlineItem(QGraphicsItem):
 
     def _make_pens(self) -> tuple[QPen, QPen]:
         pens = []
-        for colour, width in ((QColor(0, 0, 0, 150), 3.0), (self.colour, 1.5)):
+        for colour, width in ((QColor(0, 0, 0, 150), 4.0), (self.colour, 2.0)):
             pen = QPen(colour, width)
             pen.setCosmetic(True)
             pen.setCapStyle(Qt.PenCapStyle.SquareCap)

@@ -279,7 +279,6 @@ class MainWindow(QMainWindow):
         self.result_scale_label.setStyleSheet("padding: 0 8px;")
         self.full_size_button = QPushButton("Render full size")
         self.full_size_button.setToolTip("Render what the canvas shows again at the photo's own size")
-        self.full_size_button.setFlat(True)
         self.full_size_button.clicked.connect(self.render_full_size)
         sb.addPermanentWidget(self.result_scale_label)
         sb.addPermanentWidget(self.full_size_button)
