@@ -1,7 +1,9 @@
 """Screenshot of the real editor window for the README: ``make screenshot`` (under Xvfb).
 
 Opens the bundled sample, renders it with the sample's strategy through the editor's own job
-queue (as a user pressing Render would), keeps the result and grabs the window.
+queue (as a user pressing Render would), keeps the result and grabs the window: the result
+untinted, as the canvas shows it after a render. ``--canvas``, ``--outline`` and ``--split``
+also grab the canvas alone from the same render: as it is, in outline mode (O) and in split view.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("output", nargs="?", default="docs/screenshot.png")
     ap.add_argument("--size", type=int, default=None, help="render size (long edge); default: the sample's")
     ap.add_argument("--timeout", type=float, default=900, help="give up after this many seconds of rendering")
+    ap.add_argument("--canvas", help="also save the canvas alone here (the result, untinted)")
+    ap.add_argument("--outline", help="also save the canvas in outline mode (View > Region outlines) here")
+    ap.add_argument("--split", help="also save the canvas in split view (View > Split before/after) here")
     args = ap.parse_args(argv)
     os.environ.setdefault("BRUSHWORK_RECOVERY_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "brushwork-screenshot"))
 
@@ -51,15 +56,37 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"rendered in {time.perf_counter() - start:.1f} s: {window.job_panel.stage.text()}")
     window.keep_result()
-    window.regions_panel.opacity.setValue(30)  # the region reads, the result shows through
     window.canvas.fit()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(out))
-    print(f"wrote {out}")
+
+    def settle() -> None:
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+
+    def save(path: str, canvas: bool = False) -> None:
+        settle()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if canvas:  # the picture and a margin of the canvas around it
+            view = window.canvas.viewport()
+            shown = window.canvas.mapFromScene(window.canvas.sceneRect()).boundingRect()
+            view.grab(shown.adjusted(-12, -12, 12, 12).intersected(view.rect())).save(str(out))
+        else:
+            window.grab().save(str(out))
+        print(f"wrote {out}")
+
+    save(args.output)
+    if args.canvas:
+        save(args.canvas, canvas=True)
+    if args.outline:
+        window.outline_action.trigger()
+        save(args.outline, canvas=True)
+        window.outline_action.trigger()
+    if args.split:
+        window.split_action.trigger()
+        window.canvas.set_split_x(window.doc.content.width() * 0.4)
+        save(args.split, canvas=True)
+        window.split_action.trigger()
     window.doc.undo_stack.setClean()
     window._extra_changes = False
     window.close()
