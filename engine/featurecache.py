@@ -6,6 +6,7 @@ the editor's live worker and an export can share one without waiting on each oth
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Generic, TypeVar
@@ -13,6 +14,12 @@ from typing import Any, Callable, Generic, TypeVar
 import torch
 
 V = TypeVar("V")
+
+
+def image_key(image: torch.Tensor) -> str:
+    """Content hash of an image tensor: equal pixels share cached features whatever object holds them."""
+    t = image.detach().float().contiguous().cpu()
+    return hashlib.sha1(t.numpy().tobytes()).hexdigest() + str(tuple(t.shape))
 
 
 class LruCache(Generic[V]):

@@ -15,7 +15,8 @@ SAMPLES = SHARED / "images" / "samples"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 if (SHARED / "weights").is_dir():
     os.environ.setdefault("BRUSHWORK_WEIGHTS_MIRROR", str(SHARED / "weights"))
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# BRUSHWORK_TEST_THREADS=1 when other work shares the cores: two threads on a busy core make small ops 50x slower
+torch.set_num_threads(int(os.environ.get("BRUSHWORK_TEST_THREADS", min(2, os.cpu_count() or 1))))
 
 
 def sample_path(name: str) -> Path:

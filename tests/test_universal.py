@@ -219,7 +219,7 @@ def test_tiles_match_a_single_pass_and_leave_no_seams(content, style, style2, tm
     single = export(job, tmp_path / "single.png", ExportOptions(tiled=False))
     assert tiled.method == "tiled-feedforward" and tiled.tiles >= 6 and single.method == "single"
     assert stages[0] == "level 5: measuring tile 1/%d" % tiled.tiles
-    assert stages[-1] == "level 1: rendering tile %d/%d" % (tiled.tiles, tiled.tiles)
+    assert stages[-1] == "palette: rendering tile %d/%d" % (tiled.tiles, tiled.tiles)
     a, b = read_rgb(tiled.path), read_rgb(single.path)
     H, W = job.output_hw
     assert a.shape == b.shape == (H, W, 3)
@@ -231,3 +231,16 @@ def test_tiles_match_a_single_pass_and_leave_no_seams(content, style, style2, tm
     r_tiled, r_single = seam_ratio(a, ys, xs, 16), seam_ratio(b, ys, xs, 16)
     print(f"seam ratio: tiled {r_tiled:.3f}, single pass {r_single:.3f}")
     assert abs(r_tiled / r_single - 1) < 0.1, (r_tiled, r_single)
+
+
+def test_palette_takes_the_paintings_colours(content, style):
+    photo = resize_long_edge(content, SIZE)
+    ref = scale_style(style, tuple(photo.shape[-2:]))
+    closed = {}
+    for pal in (0.0, 1.0):
+        out = run_job(make_job(content, [style], palette=pal)).image
+        closed[pal] = 1 - metrics.colour_distance(out, ref) / metrics.colour_distance(photo, ref)
+    assert closed[1.0] > closed[0.0] + 0.03, closed
+    luminance = run_job(make_job(content, [style], colour="luminance", palette=1.0)).image
+    kept = run_job(make_job(content, [style], colour="luminance", palette=0.0)).image
+    assert torch.allclose(luminance, kept)  # keeping the photo's colours leaves nothing to move

@@ -16,7 +16,6 @@ Public pieces:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,7 +26,7 @@ from torch import nn
 from engine import weights
 from engine.distilled import DistilledDecoder, DistilledEncoder
 from engine.errors import InputError, WeightsError
-from engine.featurecache import ContentFeatureCache, LruCache
+from engine.featurecache import ContentFeatureCache, LruCache, image_key
 from engine.features import VGGFeatures
 
 EncoderName = Literal["fast", "vgg16"]
@@ -264,12 +263,6 @@ class StyleStats:
 
     mean: torch.Tensor
     std: torch.Tensor
-
-
-def image_key(image: torch.Tensor) -> str:
-    """Content hash of an image tensor: equal pixels share cached features whatever object holds them."""
-    t = image.detach().float().contiguous().cpu()
-    return hashlib.sha1(t.numpy().tobytes()).hexdigest() + str(tuple(t.shape))
 
 
 class StyleFeatureCache(LruCache[StyleStats]):

@@ -23,16 +23,17 @@ from torch import nn
 from engine import distilled
 from engine.colour import preserve
 from engine.errors import InputError
-from engine.featurecache import ContentFeatureCache
+from engine.featurecache import ContentFeatureCache, image_key
 from engine.feedforward import FeedForwardStrategy
 from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
 from engine.params import param
 from engine.regions import RegionMasks, region_masks
 
-from plugins.adain.model import FastEncoder, image_key, pad_to_multiple, stylise_features
+from plugins.adain.model import FastEncoder, pad_to_multiple, stylise_features
 
 from .cache import StyleLevelCache, style_levels
+from .palette import take_palette, wanted
 from .wct import Colouring, Moments, apply, blend_colourings, colouring, moments, transform, whitening
 
 #: the deepest encoder pools four times; every level pads to this so all share one pixel grid
@@ -57,6 +58,9 @@ def workable(image: torch.Tensor) -> torch.Tensor:
 class UniversalParams:
     alpha: float = param(0.6, min=0.0, max=1.0, step=0.05,
                          help="0 keeps the photo, 1 takes the style's statistics fully at every level.")
+    palette: float = param(1.0, min=0.0, max=1.0, step=0.05,
+                           help="After the last level, how far the pixel colours move onto the painting's palette, "
+                                "times alpha (the decoders wash saturated colours out): 0 = as decoded.")
     depth: int = param(5, min=1, max=5, step=1,
                        help="Deepest level used: 5 = all (strokes and palette), 3 = a lighter, faster touch, "
                             "1 = colour only.")
@@ -197,6 +201,12 @@ class UniversalStrategy(FeedForwardStrategy):
                     assert glob is not None
                     f = apply(f, *transform(glob_m, glob, p.alpha, white))
                 x = decode(decoder, f, hw, device)
+            if wanted(job):
+                masks = None
+                if job.regions:
+                    rm = level_masks(job, hw, 1)
+                    masks = [m[: hw[0], : hw[1]] for m in (*rm.weights, rm.gap)]
+                x = take_palette(job, x, masks)
         out = preserve(p.colour, x, content.to(device)).cpu()
         return out if tuple(out.shape[-2:]) == tuple(out_hw) else resize(out, out_hw)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from engine import palette
 from engine.colour import preserve
 from engine.errors import InputError
 from engine.images import scale_style, size_for_long_edge
@@ -142,6 +143,43 @@ class LevelTiles:
         return image
 
 
+class PaletteTiles(LevelTiles):
+    """The palette step as a last stage: colour histograms per tile interior (per region too),
+    one fit from their sums, the same lookup table on every tile (plugins/universal/palette.py)."""
+
+    def __init__(self, owner: "UniversalTiles") -> None:
+        super().__init__(owner, 1, True)
+        self.stage = "palette"
+        self._fitted: list | None = None
+
+    def measure(self, pixels: torch.Tensor, interior: Box, context: Box) -> dict[str, torch.Tensor]:
+        ys = slice(interior.y0, interior.y1)
+        xs = slice(interior.x0, interior.x1)
+        inner = pixels[..., ys, xs]
+        sums: dict[str, torch.Tensor] = {}
+        weights = [None] if not self.owner.job.regions else [m[ys, xs] for m in self._pixel_masks(pixels, context)]
+        for k, w in enumerate(weights):
+            h = palette.histogram(inner, w)
+            sums[f"m{k}.count"], sums[f"m{k}.total"] = h.count, h.total
+        return sums
+
+    def _pixel_masks(self, pixels: torch.Tensor, context: Box) -> list[torch.Tensor]:
+        h, w = pixels.shape[-2:]
+        return [m[:h, :w] for m in self._masks(context, -(-h // self.multiple) * self.multiple,
+                                                -(-w // self.multiple) * self.multiple)]
+
+    def render(self, pixels: torch.Tensor, totals: dict[str, torch.Tensor], context: Box) -> torch.Tensor:
+        from .palette import apply_maps, fit_maps, strength
+
+        job = self.owner.job
+        if self._fitted is None:
+            n = len(job.regions) + 1 if job.regions else 1
+            measured = [palette.ColourHistogram(totals[f"m{k}.count"], totals[f"m{k}.total"]) for k in range(n)]
+            self._fitted = fit_maps(job, measured)
+        masks = self._pixel_masks(pixels, context) if job.regions else None
+        return apply_maps(pixels.to(self.owner.device), self._fitted, masks, strength(job))
+
+
 class UniversalTiles:
     """A universal job as a sequence of tile stages, one per level, coarse to fine."""
 
@@ -161,8 +199,11 @@ class UniversalTiles:
             style_image(source)
         if not job.image_styles() and not job.regions:
             raise InputError("Universal style transfer needs at least one style image (or regions with styles).")
+        from .palette import wanted
+
         lv = levels(self.p.depth)
-        self.stages = [LevelTiles(self, level, level == lv[-1]) for level in lv]
+        tail = [PaletteTiles(self)] if wanted(job) else []
+        self.stages = [LevelTiles(self, level, level == lv[-1] and not tail) for level in lv] + tail
         self._masks: dict[int, list[torch.Tensor]] = {}
         self._photo = TileSource(job.content, self.out_hw)
 

@@ -1,0 +1,150 @@
+"""Palette transfer: move a picture's pixel-colour distribution onto a painting's.
+
+Feature-space transforms carry a painting's colour covariance, but the decoders that turn
+features back into pixels wash saturated colours out: a Kandinsky reconstructed through the five
+distilled decoder pairs keeps under half of its palette's distance from a photo. This is the
+iterative distribution transfer of Pitié et al. (2005): rotate the RGB cloud, match each axis's
+1-D distribution by quantiles, repeat. The result is a fixed sequence of rotations and monotone
+1-D maps, a pure per-pixel function, so a print's tiles all get exactly the same one; it is
+baked into a 33^3 lookup table (as colour grading does) and applied by trilinear interpolation:
+0.01 s at 512 px where running the maps on every pixel took 0.19.
+
+Both sides are measured as additive colour histograms (counts and colour sums per bin), so a
+picture too large for one pass is measured tile by tile and the fit is the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+#: bins per RGB axis of a colour histogram (32^3 = 32768 cells; each keeps its mean colour)
+BINS = 32
+#: rotations in a fit: the distance stops falling after about ten
+ITERATIONS = 10
+#: quantiles per 1-D map
+QUANTILES = 256
+#: nodes per axis of the 3-D lookup table the map is baked into (trilinear between them)
+LUT_SIZE = 33
+
+
+@dataclass(frozen=True, eq=False)
+class ColourHistogram:
+    """Weighted pixel count and colour sum per RGB bin (float64, CPU). Histograms add."""
+
+    count: torch.Tensor  # BINS^3
+    total: torch.Tensor  # BINS^3 x 3
+
+    def __add__(self, other: "ColourHistogram") -> "ColourHistogram":
+        return ColourHistogram(self.count + other.count, self.total + other.total)
+
+    @property
+    def weight(self) -> float:
+        return float(self.count.sum())
+
+    def points(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N x 3 mean colours, N weights) of the occupied bins."""
+        keep = self.count > 0
+        w = self.count[keep]
+        return self.total[keep] / w[:, None], w
+
+
+def histogram(image: torch.Tensor, weight: torch.Tensor | None = None) -> ColourHistogram:
+    """The colour histogram of a 1x3xHxW picture in [0, 1], each pixel counted ``weight`` (HxW)."""
+    px = image[0].detach().double().cpu().reshape(3, -1).T.clamp(0, 1)
+    idx = (px * BINS).long().clamp_(0, BINS - 1)
+    flat = (idx[:, 0] * BINS + idx[:, 1]) * BINS + idx[:, 2]
+    w = (torch.ones(px.shape[0], dtype=torch.float64) if weight is None
+         else weight.detach().double().cpu().reshape(-1))
+    cells = BINS ** 3
+    count = torch.bincount(flat, weights=w, minlength=cells)
+    total = torch.stack([torch.bincount(flat, weights=w * px[:, c], minlength=cells) for c in range(3)], 1)
+    return ColourHistogram(count, total)
+
+
+def _quantiles(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    order = values.argsort()
+    v, cw = values[order].contiguous(), weights[order].cumsum(0)
+    q = (torch.arange(QUANTILES, dtype=torch.float64) + 0.5) / QUANTILES * cw[-1]
+    return v[torch.searchsorted(cw, q).clamp_(max=v.numel() - 1)]
+
+
+def _table(src: torch.Tensor, dst: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 1-D map's table with strictly increasing inputs: quantiles that tie (a flat picture, a
+    2-colour logo) collapse to one entry taking the mean of their targets, so a colour the
+    picture holds many pixels of moves as one and is never torn between two ends."""
+    xp, inverse, counts = torch.unique_consecutive(src, return_inverse=True, return_counts=True)
+    fp = torch.zeros_like(xp).index_add_(0, inverse, dst) / counts
+    return xp.contiguous(), fp.contiguous()
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear ``xp -> fp`` (xp increasing); past either end, shifted by that end's offset."""
+    if xp.numel() == 1:
+        return x + (fp[0] - xp[0])
+    i = torch.searchsorted(xp, x.contiguous()).clamp_(1, xp.numel() - 1)
+    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    t = ((x - x0) / (x1 - x0).clamp_min(1e-9)).clamp_(0, 1)
+    y = f0 + t * (f1 - f0)
+    y = torch.where(x < xp[0], x + (fp[0] - xp[0]), y)
+    return torch.where(x > xp[-1], x + (fp[-1] - xp[-1]), y)
+
+
+@dataclass(frozen=True, eq=False)
+class PaletteMap:
+    """Rotations and per-axis quantile maps, applied in turn to every pixel."""
+
+    rotations: tuple[torch.Tensor, ...]  # 3x3 each
+    #: per rotation, per axis: (from, to) tables (see _table)
+    maps: tuple[tuple[tuple[torch.Tensor, torch.Tensor], ...], ...]
+
+    def transform(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The map on N x 3 float64 colours."""
+        y = rgb
+        for r, axes in zip(self.rotations, self.maps):
+            z = y @ r
+            y = torch.stack([_interp(z[:, j], *axes[j]) for j in range(3)], 1) @ r.T
+        return y
+
+    def lut(self, strength: float = 1.0) -> torch.Tensor:
+        """The map ``strength`` of the way from the identity, at LUT_SIZE^3 nodes: 1x3xRxGxB float32."""
+        n = LUT_SIZE
+        axis = torch.linspace(0, 1, n, dtype=torch.float64)
+        grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+        mapped = torch.lerp(grid, self.transform(grid), float(strength)).clamp_(0, 1)
+        return mapped.T.reshape(1, 3, n, n, n).float()
+
+    def apply(self, image: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        """``image`` (1x3xHxW in [0, 1]) moved ``strength`` of the way onto the target palette."""
+        if strength <= 0 or not self.rotations:
+            return image
+        return apply_lut(image, self.lut(strength))
+
+
+def apply_lut(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+    """Trilinear lookup of every pixel of a 1x3xHxW picture in a 1x3xRxGxB table."""
+    x = image.clamp(0, 1).float()
+    # grid_sample's (x, y, z) index the table's last three axes from the back: (b, g, r)
+    grid = (x[0].permute(1, 2, 0).flip(-1) * 2 - 1)[None, None]
+    out = F.grid_sample(lut.to(x.device), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out[:, :, 0].to(image.dtype)
+
+
+def fit(source: ColourHistogram, target: ColourHistogram, iterations: int = ITERATIONS) -> PaletteMap:
+    """The map taking ``source``'s colour distribution onto ``target``'s (seeded: it repeats)."""
+    if source.weight <= 0 or target.weight <= 0:
+        return PaletteMap((), ())
+    p, pw = source.points()
+    q, qw = target.points()
+    g = torch.Generator().manual_seed(0)
+    rotations, maps = [], []
+    for _ in range(iterations):
+        r, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
+        pz, qz = p @ r, q @ r
+        axes = tuple(_table(_quantiles(pz[:, j], pw), _quantiles(qz[:, j], qw)) for j in range(3))
+        p = torch.stack([_interp(pz[:, j], *axes[j]) for j in range(3)], 1) @ r.T
+        rotations.append(r)
+        maps.append(axes)
+    return PaletteMap(tuple(rotations), tuple(maps))

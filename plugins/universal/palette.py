@@ -1,0 +1,95 @@
+"""The last step of a universal render: the decoded picture's colours onto the painting's palette.
+
+The five decoders wash saturated colours out (a Kandinsky through the chain keeps 0.43 of its
+palette's distance from a photo; see engine.palette), so after level 1 the picture's pixel-colour
+distribution is moved ``alpha x palette`` of the way onto the style's (engine.palette: Pitié's transfer
+baked into a lookup table). Regions each take their own style's palette, measured over their
+own (soft-weighted) pixels; gaps keep their colours or take the global styles', as the levels do.
+Shared by the single pass and the tiled print (which measures the histograms tile by tile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from engine import palette
+from engine.featurecache import LruCache
+from engine.images import resize_long_edge
+from engine.job import StyleJob
+
+#: long edge a style is measured at: a palette does not depend on the size, and one size makes
+#: the single pass and every print agree
+STYLE_EDGE = 512
+
+
+class StylePalettes(LruCache[palette.ColourHistogram]):
+    """Colour histograms of style images, by content hash (a style switch in live mode is free)."""
+
+    def get(self, image: torch.Tensor) -> palette.ColourHistogram:
+        from engine.featurecache import image_key
+
+        return self.lookup(image_key(image), lambda: palette.histogram(resize_long_edge(image, STYLE_EDGE)))
+
+
+style_palettes = StylePalettes(64)
+
+
+def _mixture(images: Sequence[torch.Tensor], weights: Sequence[float]) -> palette.ColourHistogram:
+    """Several styles' palettes in proportion to their weights (each normalised to its pixel count)."""
+    total = float(sum(weights))
+    out = None
+    for img, w in zip(images, weights):
+        h = style_palettes.get(img)
+        k = (w / total) / h.weight
+        part = palette.ColourHistogram(h.count * k, h.total * k)
+        out = part if out is None else out + part
+    assert out is not None
+    return out
+
+
+def strength(job: StyleJob) -> float:
+    """How far the colours move: alpha scales it, so alpha 0 still gives back the reconstruction."""
+    p = job.params
+    return p.alpha * p.palette if p.colour == "none" else 0.0
+
+
+def wanted(job: StyleJob) -> bool:
+    return strength(job) > 0
+
+
+def fit_maps(job: StyleJob, measured: Sequence[palette.ColourHistogram]) -> list[palette.PaletteMap | None]:
+    """One map per measured histogram: [the picture] without regions; [region 0..n-1, gap] with.
+    None where the pixels keep their colours (an empty region, a gap that keeps the content)."""
+    styles = job.image_styles()
+    glob = _mixture([s.image for s in styles], [s.weight for s in styles]) if styles else None
+    if not job.regions:
+        assert glob is not None
+        return [palette.fit(measured[0], glob)]
+    maps: list[palette.PaletteMap | None] = []
+    for region, h in zip(job.regions, measured):
+        maps.append(palette.fit(h, style_palettes.get(region.style.image)) if h.weight > 0 else None)
+    gap = measured[len(job.regions)]
+    maps.append(palette.fit(gap, glob) if job.gaps == "global" and glob is not None and gap.weight > 0 else None)
+    return maps
+
+
+def apply_maps(x: torch.Tensor, maps: Sequence[palette.PaletteMap | None], masks: Sequence[torch.Tensor] | None,
+               strength: float) -> torch.Tensor:
+    """``x`` through its maps, blended by the masks (HxW each, summing to one) when there are regions."""
+    if masks is None:
+        assert maps[0] is not None
+        return maps[0].apply(x, strength)
+    out = torch.zeros_like(x)
+    for m, pm in zip(masks, maps):
+        out += m.to(x) * (x if pm is None else pm.apply(x, strength))
+    return out
+
+
+def take_palette(job: StyleJob, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
+    """The single pass's step: measure ``x`` (per region when ``masks``), fit, apply."""
+    if not wanted(job):
+        return x
+    measured = [palette.histogram(x)] if masks is None else [palette.histogram(x, m) for m in masks]
+    return apply_maps(x, fit_maps(job, measured), masks, strength(job))
