@@ -173,6 +173,18 @@ def test_presets_save_and_load(window):
     assert panel.values()["steps"] == 33 and panel.values()["layers"] == "fine"
 
 
+def test_bundled_presets_are_valid_for_their_strategies():
+    from editor.presets import presets_for
+    from engine import params
+
+    for name in ("universal", "gatys", "multiscale"):
+        found = [p for p in presets_for(name) if p.bundled]
+        assert found, name
+        for preset in found:  # every bundled preset's values are in range for its strategy
+            params.make(strategies.get(name).Params, preset.params)
+    assert {p.params.get("depth") for p in presets_for("universal")} >= {3, 5}
+
+
 # ---------------------------------------------------------------- jobs
 def test_a_real_job_streams_previews_then_a_result(window, qtbot, style):
     previews = []
@@ -329,6 +341,7 @@ def test_sample_opens_ready_to_render(qtbot, tmp_path, monkeypatch):
     cls = w.strategy_panel.strategy_class()
     job = w.doc.build_job(cls.name, w.strategy_panel.params(), cls.honours_regions)
     assert len(job.regions) == (1 if cls.honours_regions else 0) and job.styles
+    assert cls.name == "universal" and cls.honours_regions  # instant: Run shows a picture at once
 
 
 def test_export_at_a_larger_size_renders_again_through_the_engine(window, qtbot, tmp_path):
