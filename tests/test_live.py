@@ -118,12 +118,14 @@ def test_latest_edit_wins(qtbot, window):
     w.live.set_enabled(True)
     wait_idle(qtbot, w)
     renders, edits = w.live.stats.renders, w.live.stats.edits
+    # The burst comes faster than any render: a running render's end is only seen between edits,
+    # so at most the first edit's render runs and the last edit's waits (spacing the edits with
+    # waits made the count depend on the machine's load: 12-13 renders on a busy CPU).
     for alpha in np.linspace(0.95, 0.0, 20):
         w.strategy_panel.set_values({"alpha": float(alpha)})
-        qtbot.wait(5)
     wait_idle(qtbot, w)
     assert w.live.stats.edits - edits >= 20
-    assert 1 <= w.live.stats.renders - renders <= 10
+    assert 1 <= w.live.stats.renders - renders <= 3
     expected = run_job(w.live.job()).image
     assert torch.allclose(w.live.last_image, expected, atol=1e-4)
     assert w.strategy_panel.values()["alpha"] == 0.0
