@@ -50,7 +50,8 @@ def test_style_distance_halves_and_content_stays(content, style, baseline, strat
 def test_multiscale_previews_every_scale(content, style):
     job = make_job(content, [style], "multiscale", start_size=64, coarse_steps=3, fine_steps=2)
     stages = [e.stage for e in _events(job) if isinstance(e, Progress) and e.preview is not None]
-    assert len({s.split(" (")[0] for s in stages}) == 3  # 64, 90, 128
+    assert stages[0] == "instant start (universal)"  # the stylised start, then every scale
+    assert len({s.split(" (")[0] for s in stages[1:]}) == 3  # 64, 90, 128
 
 
 def _events(job):
@@ -87,7 +88,7 @@ def test_cancel_stops_within_one_step(content, style):
 
     with pytest.raises(Cancelled):
         run_job(make_job(content, [style], "gatys", steps=50), ctx, on_event)
-    assert steps == [1, 2, 3]
+    assert steps == [0, 1, 2, 3]  # 0: the stylised start
 
 
 def test_colour_preservation_keeps_content_chroma(content, style):

@@ -19,9 +19,8 @@ from engine.errors import InputError
 from engine.job import StyleJob, StyleSource
 from engine.losses import style_grams
 from engine.metrics import figures, style_distance
-from engine.optimise import StyleTerm, coarse_to_fine, scale_schedule
+from engine.optimise import OptimisationParams, ScheduleParams, StyleTerm, coarse_to_fine, scale_schedule
 from engine.params import param
-from engine.precision import PRECISION_HELP, Precision
 from engine.regions import RegionMasks, region_masks
 from engine.strategy import Event, Result, RunContext, Strategy
 from engine.styletargets import blended_targets, prepare_style
@@ -31,25 +30,22 @@ MIN_AREA = 1e-4
 
 
 @dataclass(frozen=True)
-class MaskedParams:
-    start_size: int = param(256, min=64, max=2048, step=32, help="Long edge of the first (coarsest) scale in pixels.")
-    scale_factor: float = param(1.414, min=1.1, max=2.0, step=0.05, help="Growth per scale; sqrt(2) is a good balance.")
-    coarse_steps: int = param(100, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the regions take their styles.")
-    fine_steps: int = param(30, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
-    optimizer: Literal["lbfgs", "adam"] = param("lbfgs", help="L-BFGS converges in fewer steps; Adam is steadier at large sizes.")
-    lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size (ignored by L-BFGS).", advanced=True)
-    # 1.5 as in multiscale (skyline, left half Starry Night, 512 px: content 0.852 / region style 0.146
-    # with 1, 0.813 / 0.133 with 1.5, 0.802 / 0.144 with 2)
-    content_weight: float = param(1.5, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
-    style_weight: float = param(20.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly each region follows its style.")
-    tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
+class _MaskedOwn:
     blend: float = param(4.0, min=0.0, max=64.0, step=1.0, help="Feather (px at the output size) added to every region edge, so styles meet in a soft band, not a seam.")
-    layers: Literal["classic", "fine", "coarse"] = param("classic", help="Which layers carry style: fine = small strokes, coarse = large shapes.")
-    init: Literal["content", "noise"] = param("content", help="Starting image at the coarsest scale.")
-    style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05, help="Style image size relative to the output: larger = bigger strokes.")
+
+
+@dataclass(frozen=True)
+class MaskedParams(_MaskedOwn, OptimisationParams, ScheduleParams):
+    """The schedule, the shared optimisation parameters (engine.optimise), then blend."""
+
+    # as multiscale from the stylised start (was 100/30 steps, content weight 1.5 from the photo;
+    # skyline, left half Starry Night, 512 px: content 0.852 / region style 0.146 with 1, 0.813 /
+    # 0.133 with 1.5, 0.802 / 0.144 with 2)
+    coarse_steps: int = param(20, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the regions take their styles.")
+    fine_steps: int = param(15, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
+    content_weight: float = param(5.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
+    style_weight: float = param(20.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly each region follows its style.")
     colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour each style first.")
-    net: Literal["vgg16", "distilled16x", "vgg19"] = param("vgg16", help="Loss network: vgg16 full quality, distilled16x 16x faster drafts.")
-    precision: Precision = param("auto", help=PRECISION_HELP, advanced=True)
 
 
 def blended_job(job: StyleJob, blend: float) -> StyleJob:

@@ -9,37 +9,30 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterator
 
 from engine.job import StyleJob
 from engine.metrics import figures
-from engine.optimise import coarse_to_fine, scale_schedule
+from engine.optimise import OptimisationParams, ScheduleParams, coarse_to_fine, scale_schedule
 from engine.params import param
-from engine.precision import PRECISION_HELP, Precision
 from engine.strategy import Event, Result, RunContext, Strategy
 from engine.styletargets import whole_picture_terms
 
 
 @dataclass(frozen=True)
-class MultiScaleParams:
-    start_size: int = param(256, min=64, max=2048, step=32, help="Long edge of the first (coarsest) scale in pixels.")
-    scale_factor: float = param(1.414, min=1.1, max=2.0, step=0.05, help="Growth per scale; sqrt(2) is a good balance.")
-    coarse_steps: int = param(80, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the composition forms.")
-    fine_steps: int = param(60, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
-    optimizer: Literal["lbfgs", "adam"] = param("lbfgs", help="L-BFGS converges in fewer steps; Adam is steadier at large sizes.")
-    lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size (ignored by L-BFGS).", advanced=True)
-    # 1.5, not Gatys's 1: the coarse scales settle the style early, and with 1 the finer scales keep
-    # pulling texture in past the point where the photo still reads (bench/gatys.py, 512 px:
-    # style 0.119 / content 1.067 with 1, 0.131 / 1.034 with 1.5; plain Gatys 0.137 / 1.072)
-    content_weight: float = param(1.5, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
-    style_weight: float = param(20.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
-    tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
-    layers: Literal["classic", "fine", "coarse"] = param("classic", help="Which layers carry style: fine = small strokes, coarse = large shapes.")
-    init: Literal["content", "noise", "style"] = param("content", help="Starting image at the coarsest scale.")
-    style_scale: float = param(1.0, min=0.1, max=4.0, step=0.05, help="Style image size relative to the output: larger = bigger strokes.")
-    colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour the style first.")
-    net: Literal["vgg16", "distilled16x", "vgg19"] = param("vgg16", help="Loss network: vgg16 full quality, distilled16x 16x faster drafts.")
-    precision: Precision = param("auto", help=PRECISION_HELP, advanced=True)
+class MultiScaleParams(OptimisationParams, ScheduleParams):
+    """The schedule, then the shared optimisation parameters (engine.optimise)."""
+
+    # From the stylised start (issue 14) the composition, palette and strokes are there at once: the
+    # scales only bring the photo's structure back and sharpen, so a fifth of the steps (was 80/60)
+    # and a content weight of 5 (was 1.5 from the photo). Beagle / Starry Night at 256 px (scales
+    # 128/181/256, the 512 px schedule halved), gram closed / colour closed / content: textbook
+    # (float32, 300 steps from the photo) 0.838 / 0.428 / 0.985; 30/20, weight 1.5: 0.831 / 0.79 /
+    # 1.13; weight 4: 0.836 / 0.891 / 1.020; weight 8: 0.828 / 0.872 / 0.929; 20/15, weight 5:
+    # 0.836 / 0.895 / 1.021.
+    coarse_steps: int = param(20, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the composition forms.")
+    fine_steps: int = param(15, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
+    content_weight: float = param(5.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
 
 
 class MultiScaleStrategy(Strategy):
