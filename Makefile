@@ -39,11 +39,12 @@ bench: weights
 	$(BIN)/python bench/gatys.py
 
 # The README's screenshots: the real window (xcb) under Xvfb, the bundled sample rendered (the window, then the
-# canvas alone: as rendered, in outline mode, in split view).
+# canvas alone: as rendered, in outline mode, in split view; then the window in live mode).
 screenshot: weights
 	$(BIN)/python -m editor.qt_platform --install --xvfb
 	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m editor.screenshot docs/screenshot.png \
-		--canvas docs/region-result.png --outline docs/region-outline.png --split docs/region-split.png
+		--canvas docs/region-result.png --outline docs/region-outline.png --split docs/region-split.png \
+		--live docs/live.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info

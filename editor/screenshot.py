@@ -3,7 +3,8 @@
 Opens the bundled sample, renders it with the sample's strategy through the editor's own job
 queue (as a user pressing Render would), keeps the result and grabs the window: the result
 untinted, as the canvas shows it after a render. ``--canvas``, ``--outline`` and ``--split``
-also grab the canvas alone from the same render: as it is, in outline mode (O) and in split view.
+also grab the canvas alone from the same render: as it is, in outline mode (O) and in split view;
+``--live`` turns live mode on, moves alpha and grabs the window once the live render landed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--canvas", help="also save the canvas alone here (the result, untinted)")
     ap.add_argument("--outline", help="also save the canvas in outline mode (View > Region outlines) here")
     ap.add_argument("--split", help="also save the canvas in split view (View > Split before/after) here")
+    ap.add_argument("--live", help="also save the window in live mode here, after a slider move re-rendered it")
     args = ap.parse_args(argv)
     os.environ.setdefault("BRUSHWORK_RECOVERY_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "brushwork-screenshot"))
 
@@ -87,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
         window.canvas.set_split_x(window.doc.content.width() * 0.4)
         save(args.split, canvas=True)
         window.split_action.trigger()
+    if args.live:
+        window.live.set_enabled(True)
+        window.strategy_panel.set_values({"alpha": 0.7})  # an edit, as dragging the slider makes one
+        deadline = time.perf_counter() + args.timeout
+        settle()
+        while window.live.busy() and time.perf_counter() < deadline:
+            settle()
+        window.outline_action.trigger()  # live mode shows where the regions are without tinting them
+        save(args.live)
+        window.outline_action.trigger()
+        window.live.set_enabled(False)
     window.doc.undo_stack.setClean()
     window._extra_changes = False
     window.close()
