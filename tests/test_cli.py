@@ -26,7 +26,7 @@ def test_render_writes_a_readable_image_with_dpi(content_path, style_path, tmp_p
     with Image.open(out) as im:
         assert max(im.size) == 96 and im.mode == "RGB"
         assert round(im.info["dpi"][0]) == 300
-    assert len(list((tmp_path / "pv").glob("preview_*.png"))) == 3
+    assert len(list((tmp_path / "pv").glob("preview_*.png"))) == 4  # the stylised start, then 3 steps
     assert "style_distance" in r.stdout
 
 
@@ -59,11 +59,16 @@ def test_missing_weights_name_the_file_and_the_fix(content_path, style_path, tmp
     monkeypatch.setattr(weights, "search_dirs", lambda explicit=None: [empty])
     monkeypatch.setattr(features, "_cache", {})
     out = tmp_path / "out.png"
-    code = cli.main(["render", str(content_path), "-s", str(style_path), "--size", "64", "--set", "steps=1", "-o", str(out)])
+    code = cli.main(["render", str(content_path), "-s", str(style_path), "--size", "64", "--set", "steps=1",
+                     "--set", "init=content", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2
     assert "vgg16-imagenet-features.safetensors" in err and "brushwork weights fetch vgg16" in err
     assert not out.exists()
+    # the default stylised start needs the instant strategy's weights first: named the same way
+    code = cli.main(["render", str(content_path), "-s", str(style_path), "--size", "64", "--set", "steps=1", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "brushwork weights fetch distilled16x/encoder5" in err and not out.exists()
 
 
 def test_failure_during_the_run_leaves_no_file(content_path, style_path, tmp_path, monkeypatch, capsys):
