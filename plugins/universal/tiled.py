@@ -68,7 +68,8 @@ class LevelTiles:
         self.multiple = owner.multiple
         self.bytes_per_pixel = BYTES_PER_PIXEL
         self.stage = f"level {level}"
-        self._maps: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        #: (A, b) per mask, None where the features are kept
+        self._maps: list[tuple[torch.Tensor, torch.Tensor] | None] | None = None
 
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
         from . import encode, nets
@@ -92,13 +93,13 @@ class LevelTiles:
         ys, xs = _cells(interior, tuple(pixels.shape[-2:]), self.level, tuple(f.shape[-2:]))
         cells = f[..., ys, xs]
         sums: dict[str, torch.Tensor] = {}
-        _add(sums, feature_sums(cells), "all")
-        if self.owner.job.regions:
-            for k, m in enumerate(self._masks(context, *f.shape[-2:])):
-                _add(sums, feature_sums(cells, m[ys, xs]), f"m{k}")
+        if not self.owner.job.regions:
+            _add(sums, feature_sums(cells), "all")
+        for k, m in enumerate(self._masks(context, *f.shape[-2:]) if self.owner.job.regions else ()):
+            _add(sums, feature_sums(cells, m[ys, xs]), f"m{k}")
         return sums
 
-    def _transforms(self, totals: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _transforms(self, totals: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
         """(A, b) per mask (or the one global map), from the whole picture's moments: made once per level."""
         if self._maps is not None:
             return self._maps
@@ -108,7 +109,7 @@ class LevelTiles:
             return moments_from_sums(totals[f"{prefix}.s1"], totals[f"{prefix}.s2"], totals[f"{prefix}.n"])
 
         glob = o.global_colouring(self.level)
-        maps: list[tuple[torch.Tensor, torch.Tensor]] = []
+        maps: list[tuple[torch.Tensor, torch.Tensor] | None] = []
         if not o.job.regions:
             m = moments("all")
             maps.append(transform(m, glob, alpha, whitening(m)))  # type: ignore[arg-type]
@@ -122,7 +123,7 @@ class LevelTiles:
                 maps.append(transform(gap, glob, alpha))
             else:
                 maps.append(None)  # the gap keeps its features
-        self._maps = maps  # type: ignore[assignment]
+        self._maps = maps
         return maps
 
     def render(self, pixels: torch.Tensor, totals: dict[str, torch.Tensor], context: Box) -> torch.Tensor:
