@@ -21,6 +21,7 @@ from engine.job import StyleJob, StyleSource
 from engine.params import param
 from engine.regions import region_masks
 from engine.strategy import RunContext
+from plugins.instant_onnx import BACKEND_HELP
 
 from .model import (
     StyleFeatureCache,
@@ -52,6 +53,7 @@ class AdaINParams:
     preview: bool = param(True, help="Send a quick low-resolution result before the full one.")
     measure: bool = param(False, advanced=True,
                           help="Also report style/content distance figures (a VGG16 pass: about a second on a CPU).")
+    backend: Literal["torch", "onnx", "onnx-int8"] = param("torch", advanced=True, help=BACKEND_HELP)
 
 
 _nets: dict[tuple[str, str, str], nn.Module] = {}
@@ -68,6 +70,21 @@ def nets(encoder: str, decoder: str, device: torch.device) -> tuple[nn.Module, n
         _nets[key_d] = load_decoder(encoder, prefer=decoder).to(  # type: ignore[arg-type]
             device, memory_format=torch.channels_last).requires_grad_(False)
     return _nets[key_e], _nets[key_d]
+
+
+def backend_nets(p: AdaINParams, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """The encoder and decoder ``p.backend`` runs: the torch modules, or their ONNX exports
+    through onnxruntime (plugins/instant_onnx.py), which are called the same way."""
+    if p.backend == "torch":
+        return nets(p.encoder, p.decoder, device)
+    from plugins.instant_onnx import adain_nets
+
+    return adain_nets(p.encoder, p.decoder, p.backend, device)
+
+
+def cache_name(p: AdaINParams) -> str:
+    """The encoder's name in the feature caches: another backend's features are its own."""
+    return p.encoder if p.backend == "torch" else f"{p.encoder}/{p.backend}"
 
 
 def blend_stats(stats: Sequence[StyleStats], weights: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,11 +125,11 @@ class AdaINStrategy(FeedForwardStrategy):
         img = scale_style(source.image, out_hw, p.style_scale)
         if p.colour == "histogram":
             img = match_histogram(img, content)
-        return self.cache.get(encoder, p.encoder, img, device)
+        return self.cache.get(encoder, cache_name(p), img, device)
 
     def render(self, job: StyleJob, p: AdaINParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
         """One AdaIN pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
-        encoder, decoder = nets(p.encoder, p.decoder, device)
+        encoder, decoder = backend_nets(p, device)
         content = resize(job.content, out_hw)
         for source in job.styles + tuple(r.style for r in job.regions):
             if source.image is None:
@@ -130,7 +147,7 @@ class AdaINStrategy(FeedForwardStrategy):
                 return encoder(x.contiguous(memory_format=torch.channels_last)).float()
 
         with torch.no_grad():
-            fc = self.contents.get(job.content, out_hw, p.encoder, device, encode)
+            fc = self.contents.get(job.content, out_hw, cache_name(p), device, encode)
             glob = None
             if styles:
                 glob = blend_stats([self.style_stats(s, encoder, p, out_hw, content, device) for s in styles],

@@ -31,6 +31,7 @@ from engine.params import param
 from engine.regions import RegionMasks, region_masks
 
 from plugins.adain.model import FastEncoder, pad_to_multiple, stylise_features
+from plugins.instant_onnx import BACKEND_HELP
 
 from .cache import StyleLevelCache, style_levels
 from .palette import take_palette, wanted
@@ -70,6 +71,7 @@ class UniversalParams:
     preview: bool = param(True, help="Send a quick low-resolution result before the full one.")
     measure: bool = param(False, advanced=True,
                           help="Also report style/content distance figures (a VGG16 pass: about a second on a CPU).")
+    backend: Literal["torch", "onnx", "onnx-int8"] = param("torch", advanced=True, help=BACKEND_HELP)
 
 
 def levels(depth: int) -> tuple[int, ...]:
@@ -90,6 +92,16 @@ def nets(level: int, device: torch.device) -> tuple[nn.Module, nn.Module]:
         _nets[key] = (enc.to(device, memory_format=torch.channels_last),
                       dec.to(device, memory_format=torch.channels_last))
     return _nets[key]
+
+
+def backend_nets(level: int, device: torch.device, backend: str = "torch") -> tuple[nn.Module, nn.Module]:
+    """Level ``level``'s encoder and decoder as ``backend`` runs them: the torch modules, or their
+    ONNX exports through onnxruntime (plugins/instant_onnx.py); the WCT between stays in torch."""
+    if backend == "torch":
+        return nets(level, device)
+    from plugins.instant_onnx import universal_nets
+
+    return universal_nets(level, backend, device)
 
 
 def encode(encoder: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -148,13 +160,14 @@ class UniversalStrategy(FeedForwardStrategy):
 
         return UniversalTiles(self, job, ctx)
 
-    def style_colouring(self, image: torch.Tensor, key: str, level: int, device: torch.device) -> Colouring:
+    def style_colouring(self, image: torch.Tensor, key: str, level: int, device: torch.device,
+                        backend: str = "torch") -> Colouring:
         """The colouring of ``image`` (at the size to encode; ``key`` its hash) at ``level``, cached."""
         def compute() -> Colouring:
             with torch.no_grad():
-                return colouring(moments(encode(nets(level, device)[0], image, device)))
+                return colouring(moments(encode(backend_nets(level, device, backend)[0], image, device)))
 
-        return self.cache.get(level, key, device, compute)
+        return self.cache.get(level, key if backend == "torch" else f"{key}/{backend}", device, compute)
 
     def render(self, job: StyleJob, p: UniversalParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
         """One coarse-to-fine pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
@@ -177,9 +190,10 @@ class UniversalStrategy(FeedForwardStrategy):
             return scaled[id(source)]
 
         x = content
+        tag = "" if p.backend == "torch" else f"/{p.backend}"  # another backend's features are its own
         with torch.no_grad():
             for i, level in enumerate(levels(p.depth)):
-                encoder, decoder = nets(level, device)
+                encoder, decoder = backend_nets(level, device, p.backend)
 
                 def first() -> tuple[torch.Tensor, Moments, torch.Tensor | None]:
                     f0 = encode(encoder, content, device)
@@ -187,13 +201,13 @@ class UniversalStrategy(FeedForwardStrategy):
                     return f0, m0, whitening(m0)
 
                 if i == 0:
-                    f, glob_m, white = self.contents.get(job.content, out_hw, f"universal{level}", device, first)
+                    f, glob_m, white = self.contents.get(job.content, out_hw, f"universal{level}{tag}", device, first)
                 else:
                     f = encode(encoder, x, device)
                     glob_m, white = moments(f), None
                 glob = None
                 if styles:
-                    glob = blend_colourings([self.style_colouring(*prepared(s), level, device) for s in styles],
+                    glob = blend_colourings([self.style_colouring(*prepared(s), level, device, p.backend) for s in styles],
                                             [s.weight for s in styles])
                 if job.regions:
                     f = self.regional(job, p, f, hw, glob, level, prepared, device)
@@ -220,7 +234,7 @@ class UniversalStrategy(FeedForwardStrategy):
             m = masks.weights[k].to(device)
             if float(m.sum()) <= 0:
                 continue
-            col = self.style_colouring(*prepared(region.style), level, device)
+            col = self.style_colouring(*prepared(region.style), level, device, p.backend)
             out += m * apply(f, *transform(moments(f, m), col, p.alpha))
         gap = masks.gap.to(device)
         if job.gaps == "global" and glob is not None and float(gap.sum()) > 0:
