@@ -93,6 +93,8 @@ class NetSpec:
     calibration: Callable[[], list[dict[str, torch.Tensor]]] | None = None
     #: nodes (name endings) the INT8 copy keeps float: the cheap 3-channel convolutions next to the picture
     keep_float: Sequence[str] = ()
+    #: operator types the INT8 copy quantises (None: all onnxruntime can)
+    int8_ops: Sequence[str] | None = None
     dynamic: dict[str, dict[int, str]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -184,10 +186,11 @@ class _Feeds:
         self.i = 0
 
 
-def quantise(src: Path, dst: Path, calibration: list[dict[str, torch.Tensor]], exclude: Sequence[str] = ()) -> Path:
+def quantise(src: Path, dst: Path, calibration: list[dict[str, torch.Tensor]], exclude: Sequence[str] = (),
+             ops: Sequence[str] | None = None) -> Path:
     """Static INT8 quantisation of ``src`` (QDQ, per-channel INT8 weights, UINT8 activations)
     calibrated on ``calibration`` (all one shape); nodes whose names end with one of ``exclude``
-    stay float.
+    stay float, and with ``ops`` only those operator types are quantised.
 
     Static, not dynamic: onnxruntime's dynamic quantisation (Conv as ConvInteger) re-measures every
     activation at run time and has no fused kernel; on AdaIN's nets at 512 px it took 0.50 s
@@ -205,7 +208,8 @@ def quantise(src: Path, dst: Path, calibration: list[dict[str, torch.Tensor]], e
         keep = [n for n in nodes if any(n.endswith(e) for e in exclude)]
         q.quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=q.QuantFormat.QDQ,
                           per_channel=True, activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
-                          calibrate_method=q.CalibrationMethod.Percentile, nodes_to_exclude=keep)
+                          calibrate_method=q.CalibrationMethod.Percentile, nodes_to_exclude=keep,
+                          op_types_to_quantize=list(ops) if ops else None)
     require("onnx").checker.check_model(str(dst))
     return dst
 
@@ -231,7 +235,8 @@ def export_set(specs: Sequence[NetSpec], out_dir: Path, *, int8: bool = False, w
         entry: dict[str, Any] = {"name": spec.name, "file": path.name, "inputs": list(spec.inputs),
                                  "output": spec.output, **spec.info, "float32": diff}
         if int8 and spec.calibration is not None:
-            qpath = quantise(path, out_dir / f"{spec.name}.int8.onnx", spec.calibration(), spec.keep_float)
+            qpath = quantise(path, out_dir / f"{spec.name}.int8.onnx", spec.calibration(), spec.keep_float,
+                             spec.int8_ops)
             entry["int8"] = {"file": qpath.name, **difference(spec, qpath)}
         entry["seconds"] = round(time.perf_counter() - start, 2)
         nets.append(entry)
