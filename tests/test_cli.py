@@ -58,6 +58,8 @@ def test_missing_weights_name_the_file_and_the_fix(content_path, style_path, tmp
     empty.mkdir()
     monkeypatch.setattr(weights, "search_dirs", lambda explicit=None: [empty])
     monkeypatch.setattr(features, "_cache", {})
+    # nets loaded by earlier tests in this process would hide the missing files
+    monkeypatch.setattr("plugins.universal._nets", {})
     out = tmp_path / "out.png"
     code = cli.main(["render", str(content_path), "-s", str(style_path), "--size", "64", "--set", "steps=1",
                      "--set", "init=content", "-o", str(out)])
