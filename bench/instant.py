@@ -148,6 +148,8 @@ def main() -> int:
     for name in STRATEGIES:
         for size in args.sizes:
             for backend in backends:
+                if backend == "onnx-int8" and name == "universal":
+                    continue  # not offered: the whitening amplifies INT8 rounding (see plugins/universal)
                 r = row(name, content, style, size, backend, args.repeats)
                 ref = results.get((name, size, "torch"), r)
                 d = (r["image"] - ref["image"]).abs()
