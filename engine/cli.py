@@ -61,14 +61,15 @@ def _parse_weights(text: str | None, n: int) -> list[float]:
     return ws
 
 
-def build_job(args: argparse.Namespace):
-    """A StyleJob from render's arguments (all inputs are checked before anything runs)."""
+def build_job(args: argparse.Namespace, content=None):
+    """A StyleJob from render's arguments (all inputs are checked before anything runs);
+    ``content`` replaces loading args.content (a clip's first frame)."""
     from .images import load_image, load_mask
     from .job import Region, StyleJob, StyleSource
 
     strategy_cls = strategies.get(args.strategy)
     p = params_mod.make(strategy_cls.Params, params_mod.parse_assignments(args.set or []))
-    content = load_image(args.content)
+    content = load_image(args.content) if content is None else content
     weights = _parse_weights(args.style_weights, len(args.style or []))
     styles = [StyleSource(image=load_image(s), weight=w, name=Path(s).stem) for s, w in zip(args.style or [], weights)]
     if args.prompt:
@@ -99,9 +100,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .runner import check_job, resolve_device
     from .strategy import Progress, RunContext
 
+    from .video import is_video_input
+
+    if is_video_input(args.content):
+        return cmd_render_video(args)
     out = Path(args.output)
     if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}:
-        raise InputError(f"Unknown output format '{out.suffix}': use .png, .jpg, .tif or .webp.")
+        video = {".mp4", ".mov", ".mkv", ".webm", ".m4v"}
+        hint = " (a video output needs a video input)" if out.suffix.lower() in video else ""
+        raise InputError(f"Unknown output format '{out.suffix}': use .png, .jpg, .tif or .webp{hint}.")
     if args.dpi is not None:
         check_dpi(args.dpi)
     options = ExportOptions(dpi=args.dpi if args.dpi is not None else (300.0 if args.print_size else None),
@@ -136,6 +143,61 @@ def cmd_render(args: argparse.Namespace) -> int:
     figs = ", ".join(f"{k} {v:.3f}" for k, v in report.figures.items())
     how = "" if report.method == "single" else f" [{report.method}: {report.tiles} tiles of {report.tile_size} px]"
     print(f"wrote {out} ({report.width}x{report.height}){how} in {report.seconds:.1f} s" + (f"; {figs}" if figs else ""))
+    return 0
+
+
+def cmd_render_video(args: argparse.Namespace) -> int:
+    """render with a clip (a video file or a folder of frames) as the content."""
+    from tqdm import tqdm
+
+    from .runner import resolve_device
+    from .strategy import RunContext
+    from .video import FrameDone, VideoOptions, open_clip, parse_position, render_video
+    from .video.render import _tensor
+    from .video.writer import check_video_output
+
+    for flag, name in ((args.print_size, "--print"), (args.tile, "--tile"), (args.working_size, "--working-size"),
+                       (args.preview_dir, "--preview-dir")):
+        if flag:
+            raise InputError(f"{name} is for still images; a clip renders at --size frame by frame.")
+    if args.bit_depth != 8:
+        raise InputError("--bit-depth 16 is for still images; video is written 8-bit.")
+    options = VideoOptions(temporal=args.temporal == "on", crf=args.crf, fps=args.fps,
+                           start=parse_position(args.start) if args.start else None,
+                           end=parse_position(args.end) if args.end else None)
+    if args.blend is not None:
+        if not 0 <= args.blend < 1:
+            raise InputError(f"--blend must be in [0, 1), got {args.blend}.")
+        options.blend = args.blend
+    check_video_output(args.output, args.crf)
+    clip = open_clip(args.content, args.fps)
+    try:
+        first = next(clip.frames(), None)  # the first frame stands in as the job's content (regions are checked on it)
+        if first is None:
+            raise InputError(f"{args.content} has no frames; nothing to render.")
+        job = build_job(args, content=_tensor(first.rgb))
+    finally:
+        clip.close()
+    ctx = RunContext(resolve_device(job.device))
+    info = clip.info
+    bar = tqdm(total=info.frames, unit="frame", desc=f"{job.strategy} {'temporal' if options.temporal else 'per-frame'}",
+               disable=args.quiet, dynamic_ncols=True)
+
+    def on_event(e) -> None:
+        if isinstance(e, FrameDone):
+            if e.total and bar.total != e.total:
+                bar.total = e.total
+            bar.update(1)
+
+    try:
+        report = render_video(job, args.content, args.output, options, ctx, on_event)
+    finally:
+        bar.close()
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {args.output} ({report.frames} frames, {report.width}x{report.height}, {report.fps:.3g} fps, "
+          f"audio {report.audio}, temporal {'on' if report.temporal else 'off'}) in {report.seconds:.1f} s "
+          f"({report.frames / max(report.seconds, 1e-9):.2f} frames/s)")
     return 0
 
 
@@ -206,8 +268,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_strategies)
 
-    p = sub.add_parser("render", help="stylise an image", description="Stylise CONTENT and write OUT atomically.")
-    p.add_argument("content")
+    p = sub.add_parser("render", help="stylise an image or a clip",
+                       description="Stylise CONTENT (an image, a video, or a folder of numbered frames) and write OUT "
+                                   "atomically. Clips go to .mp4/.mov/.mkv (H.264) or .webm (VP9), or a folder name "
+                                   "for numbered PNG frames; the frame rate and the audio are kept.")
+    p.add_argument("content", help="image, video file (.mp4, .mov, .mkv, .webm, ...) or folder of numbered frames")
     p.add_argument("-s", "--style", action="append", help="style image (repeatable)")
     p.add_argument("--style-weights", help="comma-separated weights, one per --style")
     p.add_argument("--prompt", help="text style (strategies that take text)")
@@ -231,6 +296,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--preview-dir", help="write previews here as they arrive")
     p.add_argument("--preview-every", type=int, default=10)
+    v = p.add_argument_group("video", "for a clip as CONTENT")
+    v.add_argument("--temporal", choices=["on", "off"], default="on",
+                   help="on: blend each frame with the previous output along the optical flow (no flicker); "
+                        "off: every frame on its own")
+    v.add_argument("--blend", type=float, help="temporal: weight of the previous output where the flow holds "
+                                               "(default 0.8; higher is steadier, lower follows each frame)")
+    v.add_argument("--start", help="first frame: a frame number (12) or a time (1.5s, 0:01.5)")
+    v.add_argument("--end", help="where to stop (exclusive): a frame number or a time")
+    v.add_argument("--crf", type=int, help="video quality: lower is better (H.264 default 18, VP9 31)")
+    v.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 24)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_render)

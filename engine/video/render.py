@@ -1,0 +1,194 @@
+"""Stylising a clip: decode a frame, stylise it, blend it along the flow, encode it; repeat.
+
+One frame is held at a time (plus the previous input and output for the flow), so memory stays
+flat with the clip's length. Every frame is a job run through :func:`engine.runner.run_job`
+with the clip's styles, regions and parameters; the strategies' caches keep the styles' encoded
+statistics across frames. Feed-forward strategies get the flow blend of :mod:`.temporal`;
+optimisation strategies run frame by frame from their own start (their stylised start cannot
+yet be given an image) and get the same blend on their outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..images import atomic_write, resize, size_for_long_edge
+from ..job import StyleJob
+from ..runner import check_job, run_job
+from ..strategy import RunContext
+from .reader import Clip, ClipInfo, Position, open_clip
+from .temporal import BLEND, TemporalBlender
+from .writer import AudioPlan, FolderWriter, VideoWriter, atomic_folder, check_video_output, is_folder_output
+
+
+@dataclass
+class VideoOptions:
+    temporal: bool = True
+    #: weight of the warped previous output where the flow holds (temporal on)
+    blend: float = BLEND
+    crf: int | None = None
+    start: Position | None = None
+    end: Position | None = None
+    #: frame rate of a folder of frames (a video file carries its own)
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class FrameDone:
+    """Sent after each frame is written: ``index`` 1-based among the frames written, ``total``
+    the expected count (None when the container does not say), ``image`` the frame written."""
+
+    index: int
+    total: int | None
+    image: np.ndarray | None = None
+
+
+@dataclass
+class VideoReport:
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    seconds: float = 0.0
+    audio: str = "none"
+    temporal: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def _tensor(rgb: np.ndarray) -> torch.Tensor:
+    if not rgb.flags.writeable:
+        rgb = rgb.copy()
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255)
+
+
+def _hwc(t: torch.Tensor) -> np.ndarray:
+    return t[0].permute(1, 2, 0).float().clamp(0, 1).contiguous().numpy()
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def frame_params(job: StyleJob):
+    """The job's params with the per-frame extras off: no low-resolution preview, no figures."""
+    names = {f.name for f in dataclasses.fields(job.params)}
+    off = {k: False for k in ("preview", "measure") if k in names}
+    return dataclasses.replace(job.params, **off) if off else job.params
+
+
+def output_size(info: ClipInfo, size: int | None, encoded: bool) -> tuple[tuple[int, int], tuple[int, int], str | None]:
+    """(render hw, written hw, note): H.264/VP9 in yuv420p need even sides, so an odd side is
+    rendered and then cropped by one pixel."""
+    hw = (info.height, info.width) if size is None else size_for_long_edge(info.height, info.width, size)
+    if not encoded or (hw[0] % 2 == 0 and hw[1] % 2 == 0):
+        return hw, hw, None
+    even = (hw[0] - hw[0] % 2, hw[1] - hw[1] % 2)
+    if min(even) < 16:
+        raise InputError(f"The clip renders at {hw[1]}x{hw[0]} px, too small to encode; use a larger --size.")
+    note = (f"{hw[1]}x{hw[0]} has an odd side and yuv420p video needs even sides: cropped to {even[1]}x{even[0]} "
+            "(the last column/row dropped)")
+    return hw, even, note
+
+
+def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: VideoOptions | None = None,
+                 ctx: RunContext | None = None, on_event: Callable[[object], None] | None = None,
+                 clip: Clip | None = None) -> VideoReport:
+    """Stylise the clip at ``source`` into ``dest`` (a video file, or a folder for numbered frames).
+
+    ``job`` gives the strategy, params, styles, regions (static masks), size and seed; its content
+    is ignored (each frame is the content). Raises InputError for a bad clip before anything is
+    written; a cancel (``ctx.cancel()``) or Ctrl+C leaves no file."""
+    from ..runner import resolve_device
+
+    options = options or VideoOptions()
+    src, out = Path(source), Path(dest)
+    check_video_output(out, options.crf)
+    if src.resolve() == out.resolve():
+        raise InputError(f"The output {out} is the input clip; choose another name.")
+    ctx = ctx or RunContext(resolve_device(job.device))
+    clip = clip or open_clip(src, options.fps)
+    report = VideoReport(temporal=options.temporal)
+    started = time.perf_counter()
+    with clip:
+        info = clip.info
+        frames = clip.frames(options.start, options.end)
+        first = next(frames, None)  # zero frames: an error before anything is written
+        if first is None:
+            where = "" if options.start is None and options.end is None else \
+                f" between {options.start or 'the start'} and {options.end or 'the end'}"
+            raise InputError(f"{src} has no frames{where}; nothing to render.")
+        folder = is_folder_output(out)
+        render_hw, write_hw, note = output_size(info, job.size, encoded=not folder)
+        if note:
+            report.notes.append(note)
+        template = job.with_(content=resize(_tensor(first.rgb), render_hw), size=None,
+                             params=frame_params(job))
+        check_job(template)
+        total = info.frames
+        if total is not None:
+            if options.end is not None and options.end.frames is not None:
+                total = min(total, options.end.frames)
+            elif options.end is not None and options.end.seconds is not None:
+                total = min(total, round(options.end.seconds * float(info.fps)))
+            if options.start is not None:
+                skip = options.start.frames if options.start.frames is not None else \
+                    round((options.start.seconds or 0) * float(info.fps))
+                total = max(1, total - skip)
+        # a trimmed clip starts at 0; otherwise every time stamp is kept as it was (A/V sync exact)
+        offset_pts = first.pts if options.start is not None else 0
+        start_s = float(getattr(clip, "start_pts", 0) * info.time_base)
+        end_s = None if options.end is None else start_s + (
+            options.end.seconds if options.end.seconds is not None else float(options.end.frames / info.fps))
+        plan = AudioPlan()
+        if info.has_audio and folder:
+            plan.status = "dropped (a folder of frames has no audio)"
+        blender = TemporalBlender(options.blend) if options.temporal else None
+
+        def frames_all():
+            yield first
+            yield from frames
+
+        def run(writer) -> None:
+            for frame in frames_all():
+                ctx.check()
+                content = resize(_tensor(frame.rgb), render_hw)
+                result = run_job(template.with_(content=content), ctx)
+                styl = _hwc(result.image if tuple(result.image.shape[-2:]) == render_hw
+                            else resize(result.image, render_hw))
+                image = blender.step(_hwc(content), styl) if blender is not None else styl
+                rgb = _u8(image[: write_hw[0], : write_hw[1]])
+                writer.write(rgb, frame.pts)
+                report.frames += 1
+                if on_event is not None:
+                    on_event(FrameDone(report.frames, total, rgb))
+
+        if folder:
+            with atomic_folder(out) as tmp:
+                writer = FolderWriter(tmp)
+                run(writer)
+        else:
+            def write_file(tmp: Path) -> None:
+                audio_src = src if info.has_audio and info.kind == "video" else None
+                writer = VideoWriter(tmp, out.suffix.lower(), write_hw[1], write_hw[0], info.time_base, info.fps,
+                                     options.crf, audio_src, offset_pts, end_s, plan)
+                ok = False
+                try:
+                    run(writer)
+                    ok = True
+                finally:
+                    writer.close(ok)
+
+            atomic_write(out, write_file)
+    report.width, report.height = write_hw[1], write_hw[0]
+    report.fps = float(info.fps)
+    report.audio = plan.status
+    report.seconds = time.perf_counter() - started
+    return report

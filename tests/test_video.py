@@ -1,0 +1,361 @@
+"""Video: a real photo panned 2 px a frame (known motion), stylised frame by frame with real weights.
+
+Clips are tiny (12-16 frames at 128x80) so the file runs in well under a minute on a busy CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import cli
+from engine import params as params_mod
+from engine.errors import Cancelled, InputError
+from engine.job import StyleJob, StyleSource
+from engine.registry import strategies
+from engine.strategy import RunContext
+from engine.video import FrameDone, VideoOptions, parse_position, render_video
+from engine.video.flow import Flow, gray, reliable, warp
+
+W, H, STEP, FPS = 128, 80, 2, 12
+
+
+def pan_frames(photo: Path, n: int, w: int = W, h: int = H, step: int = STEP) -> list[np.ndarray]:
+    """``n`` crops of ``photo`` whose window moves ``step`` px right a frame: frame t+1 at x is frame t at x+step."""
+    im = Image.open(photo).convert("RGB")
+    im = im.resize((max(w + step * n + 8, round(im.width * (h + 8) / im.height)), h + 8), Image.LANCZOS)
+    arr = np.asarray(im)
+    return [np.ascontiguousarray(arr[4:4 + h, i * step:i * step + w]) for i in range(n)]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = FPS, audio: bool = False,
+               durations: list[int] | None = None, codec: str = "libx264") -> list[int]:
+    """Encode ``frames`` (time base 1/(100 fps); ``durations`` in those units for a variable rate),
+    with a 440 Hz sine track when ``audio``. Returns the frames' pts."""
+    tb = Fraction(1, fps * 100)
+    pts, t = [], 0
+    with av.open(str(path), "w") as out:
+        s = out.add_stream(codec, rate=fps)
+        s.width, s.height = frames[0].shape[1], frames[0].shape[0]
+        s.pix_fmt = "yuv420p"
+        s.time_base = s.codec_context.time_base = tb
+        if codec == "libx264":
+            s.options = {"crf": "10"}
+        a = out.add_stream("aac", rate=44100) if audio else None
+        if a is not None:
+            a.layout = "mono"
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = t, tb
+            pts.append(t)
+            t += durations[i] if durations else 100
+            for p in s.encode(vf):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+        if a is not None:
+            sr, pos, total = 44100, 0, int(44100 * float(t * tb))
+            while pos < total:
+                m = min(1024, total - pos)
+                x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(pos, pos + m) / sr)).astype(np.float32)[None]
+                af = av.AudioFrame.from_ndarray(x, format="fltp", layout="mono")
+                af.sample_rate, af.pts = sr, pos
+                for p in a.encode(af):
+                    out.mux(p)
+                pos += m
+            for p in a.encode(None):
+                out.mux(p)
+    return pts
+
+
+def read_clip(path: Path) -> tuple[list[np.ndarray], list[int], Fraction, list[tuple[str, int]]]:
+    """Frames, their pts, the average rate, and (codec, packets) per audio track."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        frames, pts = [], []
+        for f in c.decode(s):
+            frames.append(f.to_ndarray(format="rgb24"))
+            pts.append(f.pts)
+        rate = s.average_rate
+    with av.open(str(path)) as c:
+        audio = [(a.codec_context.name, sum(1 for p in c.demux(a) if p.size)) for a in c.streams.audio]
+    return frames, pts, rate, audio
+
+
+def read_folder(path: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(path.glob("frame_*.png"))]
+
+
+def pan_error(frames: list[np.ndarray], step: int = STEP) -> float:
+    """Mean abs difference (0-255) between each frame and the previous one moved by the known pan."""
+    return float(np.mean([np.abs(b[:, :-step].astype(np.float32) - a[:, step:].astype(np.float32)).mean()
+                          for a, b in zip(frames, frames[1:])]))
+
+
+@pytest.fixture(scope="module")
+def pan(content_path, tmp_path_factory) -> list[np.ndarray]:
+    return pan_frames(content_path, 16)
+
+
+@pytest.fixture(scope="module")
+def clip(pan, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clips") / "pan.mp4"
+    write_clip(path, pan[:12], audio=True)
+    return path
+
+
+def job(name: str, style, **values) -> StyleJob:
+    cls = strategies.get(name)
+    first = np.zeros((H, W, 3), np.uint8)
+    import torch
+
+    content = torch.from_numpy(first).permute(2, 0, 1)[None].float()
+    return StyleJob(content=content, strategy=name, params=params_mod.make(cls.Params, values),
+                    styles=(StyleSource(image=style),))
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+# ---------------------------------------------------------------- the clip survives
+
+
+def test_cli_render_keeps_frame_count_rate_timing_and_audio(clip, style_path, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    rc = cli.main(["render", str(clip), "-s", str(style_path), "--strategy", "adain", "-q", "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    frames, pts, rate, audio = read_clip(out)
+    in_frames, in_pts, in_rate, in_audio = read_clip(clip)
+    assert len(frames) == len(in_frames) == 12
+    assert rate == in_rate == FPS and pts == in_pts
+    assert frames[0].shape == (H, W, 3)
+    assert audio and audio[0][0] == "aac" and audio[0][1] == in_audio[0][1]  # every packet copied
+    assert set(files_in(tmp_path)) == {"out.mp4"}  # no temporary left beside it
+    assert "12 frames" in capsys.readouterr().out
+
+
+def test_variable_frame_rate_keeps_each_frames_time(pan, style, tmp_path):
+    src = tmp_path / "vfr.mkv"
+    in_pts = write_clip(src, pan[:8], durations=[100, 200, 50, 100, 300, 100, 100, 100])
+    out = tmp_path / "out.mkv"
+    render_video(job("adain", style), src, out)
+    _, pts, _, _ = read_clip(out)
+    with av.open(str(out)) as c:
+        tb = c.streams.video[0].time_base
+    # mkv stores milliseconds: compare times
+    assert [round(float(p * tb), 3) for p in pts] == [round(p / (FPS * 100), 3) for p in in_pts]
+
+
+def test_start_and_end_trim_and_restart_the_clock(clip, style, tmp_path):
+    out = tmp_path / "cut.mp4"
+    report = render_video(job("adain", style), clip, out,
+                          VideoOptions(start=parse_position("3"), end=parse_position("0.75s")))
+    frames, pts, _, audio = read_clip(out)
+    assert report.frames == len(frames) == 6  # frames 3..8 (0.75 s = frame 9 at 12 fps)
+    assert pts[0] == 0
+    assert audio and 0 < audio[0][1] < 40  # about 0.5 s of 1024-sample AAC packets, not the whole track
+
+
+def test_positions_parse():
+    assert parse_position("12").frames == 12
+    assert parse_position("1.5s").seconds == 1.5
+    assert parse_position("0:01.5").seconds == 1.5
+    with pytest.raises(InputError, match="frame number"):
+        parse_position("soon")
+
+
+def test_frame_folders_in_and_out(pan, style, tmp_path):
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i, f in enumerate(pan[:6]):
+        Image.fromarray(f).save(src / f"f{i + 1}.png")  # natural order: f10 would follow f9
+    out = tmp_path / "styled"
+    report = render_video(job("adain", style), src, out, VideoOptions(fps=6))
+    got = read_folder(out)
+    assert report.frames == len(got) == 6 and got[0].shape == (H, W, 3)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_webm_reencodes_the_audio_it_cannot_hold(clip, style, tmp_path):
+    out = tmp_path / "out.webm"
+    report = render_video(job("adain", style), clip, out, VideoOptions(end=parse_position("4")))
+    frames, _, _, audio = read_clip(out)
+    assert len(frames) == 4 and audio and audio[0][0] == "opus" and "re-encoded" in report.audio
+
+
+# ---------------------------------------------------------------- temporal consistency
+
+
+@pytest.mark.parametrize("strategy", ["adain", "universal"])
+def test_temporal_on_follows_the_motion(pan, style, tmp_path, strategy):
+    """Along the known 2 px pan, temporal on's frame-to-frame error is well below per-frame's
+    (lossless PNG frames out, so the codec adds nothing)."""
+    src = tmp_path / "pan.mkv"
+    write_clip(src, pan[:10])
+    errors = {}
+    for mode in ("on", "off"):
+        out = tmp_path / f"out_{mode}"
+        render_video(job(strategy, style, depth=3) if strategy == "universal" else job(strategy, style),
+                     src, out, VideoOptions(temporal=mode == "on"))
+        errors[mode] = pan_error(read_folder(out))
+    assert errors["on"] < 0.5 * errors["off"], errors
+
+
+def test_flow_recovers_a_known_pan_and_flags_the_new_edge(pan):
+    a, b = gray(pan[0]), gray(pan[1])  # b(x) = a(x + 2)
+    back = Flow()(b, a)
+    fwd = Flow()(a, b)
+    inner = back[8:-8, 8:-8]
+    assert abs(float(np.median(inner[..., 0])) - STEP) < 0.25 and abs(float(np.median(inner[..., 1]))) < 0.25
+    m = reliable(back, fwd)
+    assert m[:, -1].mean() < 0.2  # the column the pan brings in has no past
+    assert m[8:-8, 8:-12].mean() > 0.8
+    warped = warp(pan[0].astype(np.float32), back)
+    assert np.abs(warped[8:-8, 8:-12] - pan[1][8:-8, 8:-12]).mean() < 6
+
+
+# ---------------------------------------------------------------- cancel
+
+
+@pytest.mark.parametrize("how", ["cancel", "interrupt"])
+def test_cancel_leaves_no_file(clip, style, tmp_path, how):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    ctx = RunContext("cpu", cancel=threading.Event())
+
+    def on_event(e) -> None:
+        if isinstance(e, FrameDone) and e.index == 3:
+            if how == "cancel":
+                ctx.cancel()
+            else:
+                raise KeyboardInterrupt
+
+    with pytest.raises(Cancelled if how == "cancel" else KeyboardInterrupt):
+        render_video(job("adain", style), clip, out_dir / "out.mp4", ctx=ctx, on_event=on_event)
+    assert files_in(out_dir) == set()
+    with pytest.raises(Cancelled):
+        ctx2 = RunContext("cpu")
+        render_video(job("adain", style), clip, out_dir / "frames", ctx=ctx2,
+                     on_event=lambda e: ctx2.cancel())
+    assert files_in(out_dir) == set()
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def _bad(tmp_path: Path, make) -> Path:
+    src = make(tmp_path)
+    return src
+
+
+def not_a_video(d: Path) -> Path:
+    p = d / "notes.mp4"
+    p.write_text("this is not a video\n" * 50)
+    return p
+
+
+def empty_clip(d: Path) -> Path:
+    p = d / "empty.mp4"
+    with av.open(str(p), "w") as o:
+        s = o.add_stream("mpeg4", rate=12)
+        s.width = s.height = 64
+        s.pix_fmt = "yuv420p"
+        o.start_encoding()
+    return p
+
+
+def empty_folder(d: Path) -> Path:
+    p = d / "noframes"
+    p.mkdir()
+    (p / "readme.txt").write_text("no pictures here")
+    return p
+
+
+def corrupt_stream(d: Path) -> Path:
+    src = d / "good.mp4"
+    rng = np.random.default_rng(0)
+    write_clip(src, [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(6)])
+    data = bytearray(src.read_bytes())
+    i = data.find(b"mdat")
+    size = int.from_bytes(data[i - 4:i], "big")  # the box's header: the pictures, the index (moov) after
+    data[i + 200:i + size - 200] = rng.integers(0, 256, size - 400, dtype=np.uint8).tobytes()
+    src.unlink()
+    p = d / "corrupt.mp4"
+    p.write_bytes(bytes(data))
+    return p
+
+
+def audio_only(d: Path) -> Path:
+    p = d / "sound.mp4"
+    with av.open(str(p), "w") as o:
+        a = o.add_stream("aac", rate=44100)
+        a.layout = "mono"
+        x = np.zeros((1, 1024), np.float32)
+        for k in range(10):
+            af = av.AudioFrame.from_ndarray(x, format="fltp", layout="mono")
+            af.sample_rate, af.pts = 44100, k * 1024
+            for pk in a.encode(af):
+                o.mux(pk)
+        for pk in a.encode(None):
+            o.mux(pk)
+    return p
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (not_a_video, "is not a video"),
+    (empty_clip, "zero frames"),
+    (empty_folder, "holds no frames"),
+    (corrupt_stream, "unreadable"),
+    (audio_only, "no video track"),
+])
+def test_bad_clips_fail_clearly_and_write_nothing(tmp_path, style_path, capsys, make, fragment):
+    src = make(tmp_path)
+    before = files_in(tmp_path)
+    rc = cli.main(["render", str(src), "-s", str(style_path), "--strategy", "adain", "-q",
+                   "-o", str(tmp_path / "out.mp4")])
+    err = capsys.readouterr().err
+    assert rc == 2 and fragment in err and "Traceback" not in err, err
+    assert files_in(tmp_path) == before
+
+
+def test_no_frames_in_the_range_is_an_error(clip, style_path, tmp_path, capsys):
+    rc = cli.main(["render", str(clip), "-s", str(style_path), "--strategy", "adain", "-q", "--start", "50",
+                   "-o", str(tmp_path / "out.mp4")])
+    assert rc == 2 and "no frames between frame 50" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--crf", "80"], "--crf for .mp4 must be between 0"),
+    (["--print", "10x10cm"], "for still images"),
+    (["--start", "later"], "frame number"),
+    (["-o", "OUT.png"], "not one .png image"),
+    (["-o", "OUT.avi"], "Unknown video format"),
+])
+def test_bad_video_options(clip, style_path, tmp_path, capsys, args, fragment):
+    argv = ["render", str(clip), "-s", str(style_path), "--strategy", "adain", "-q", "-o", str(tmp_path / "o.mp4"),
+            *args]
+    argv = [a.replace("OUT", str(tmp_path / "o")) for a in argv]
+    rc = cli.main(argv)
+    assert rc == 2 and fragment in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_odd_frame_sizes_are_cropped_to_even_and_said(pan, style_path, tmp_path, capsys):
+    src = tmp_path / "odd"
+    src.mkdir()
+    for i, f in enumerate(pan[:4]):
+        Image.fromarray(f[:77, :101]).save(src / f"frame_{i:03d}.png")
+    out = tmp_path / "odd.mp4"
+    rc = cli.main(["render", str(src), "-s", str(style_path), "--strategy", "adain", "-q", "-o", str(out)])
+    assert rc == 0
+    assert "cropped to 100x76" in capsys.readouterr().err
+    frames, _, rate, _ = read_clip(out)
+    assert len(frames) == 4 and frames[0].shape == (76, 100, 3) and rate == 24
