@@ -53,13 +53,13 @@ def stroke_stream(x0: float, y0: float, x1: float, y1: float, n: int = 90, hz: f
         yield i / hz, x0 + (x1 - x0) * f, y0 + (y1 - y0) * f + 0.03 * (y1 - y0 + x1 - x0) * math.sin(f * 9)
 
 
-def live(size: int) -> None:
+def live(size: int, threads: int = 2) -> None:
     import torch
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     app = QApplication.instance() or QApplication([])
     from editor.brush import BrushSettings
     from editor.live import instant_strategies
@@ -135,15 +135,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--live", action="store_true", help="replay an edit stream with live mode on")
     ap.add_argument("--size", type=int, default=512, help="live working size (long edge)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 when another process holds a core)")
     args = ap.parse_args()
     if args.live:
-        live(args.size)
+        live(args.size, args.threads)
         return
     import torch
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     app = QApplication.instance() or QApplication([])
     from editor.brush import BrushSettings
     from editor.mainwindow import MainWindow
