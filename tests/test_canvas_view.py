@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent
+from PySide6.QtGui import QColor, QImage, QKeyEvent
 from PySide6.QtWidgets import QApplication
 
 from engine.images import resize_long_edge
@@ -125,11 +125,7 @@ def colour_near(pixels: np.ndarray, colour=COLOUR, tol: int = 60) -> np.ndarray:
     return np.abs(pixels - np.array(colour)).max(axis=-1) < tol
 
 
-def _mouse(view, kind, scene_pt, buttons=Qt.MouseButton.LeftButton, button=Qt.MouseButton.LeftButton):
-    pos = QPointF(view.mapFromScene(scene_pt))
-    ev = QMouseEvent(kind, pos, QPointF(view.viewport().mapToGlobal(pos.toPoint())), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(view.viewport(), ev)
+from test_editor import _mouse  # noqa: E402  (the same synthetic mouse events)
 
 
 # ---------------------------------------------------------------- the overlay never tints a result
