@@ -118,11 +118,16 @@ def decode(decoder: nn.Module, feat: torch.Tensor, hw: tuple[int, int], device: 
         return stylise_features(decoder, feat, hw)
 
 
+def level_stride(level: int) -> int:
+    """Pixels per feature cell at ``level`` (relu1_1 is full resolution, each pool halves it)."""
+    return 2 ** (level - 1)
+
+
 def level_masks(job: StyleJob, hw: tuple[int, int], level: int) -> RegionMasks:
     """The regions on level ``level``'s feature grid of an ``hw`` picture padded to MULTIPLE:
     measured over the picture's own cells, the padding cells repeating the edge (a mask resized
     onto the padded grid would be stretched over the padding, off by up to 15 px at the far edge)."""
-    d = 2 ** (level - 1)
+    d = level_stride(level)
     own = (-(-hw[0] // d), -(-hw[1] // d))
     grid = (-(-hw[0] // MULTIPLE) * MULTIPLE // d, -(-hw[1] // MULTIPLE) * MULTIPLE // d)
     m = region_masks(job, own)

@@ -24,6 +24,7 @@ from engine.job import StyleJob
 from engine.strategy import RunContext
 from engine.tiling import Box, TileSource, cell_slice, choose_tile_size, plan_tiles
 
+from . import level_stride
 from .wct import Colouring, Moments, apply, blend_colourings, colouring, feature_sums, moments_from_sums, transform, whitening
 
 if TYPE_CHECKING:
@@ -36,11 +37,6 @@ if TYPE_CHECKING:
 MARGIN = 64
 #: measured peak bytes per context pixel of the level-1..5 encode + decode, no gradients, CPU float32
 BYTES_PER_PIXEL = 1200
-
-
-def level_stride(level: int) -> int:
-    """Pixels per feature cell at ``level`` (relu1_1 is full resolution, each pool halves it)."""
-    return 2 ** (level - 1)
 
 
 def _cells(interior: Box, hw: tuple[int, int], level: int, cells: tuple[int, ...]) -> tuple[slice, slice]:
