@@ -122,7 +122,8 @@ def live(size: int, threads: int = 2) -> None:
           f" events/s; the stream sends 60)")
     lat = sorted(w.live.stats.latencies)
     s = w.live.stats
-    print(f"renders {s.renders}, cancelled {s.cancelled}, edits {s.edits}, edits that reached the canvas {len(lat)}")
+    print(f"renders {s.renders}, cancelled {s.cancelled}, edits {s.edits}, edits that reached the canvas {len(lat)};"
+          f" a render took median {statistics.median(s.render_seconds):.3f} s on the worker")
     w.live.set_enabled(False)
     w.doc.undo_stack.setClean()
     w._extra_changes = False

@@ -50,6 +50,8 @@ class LiveStats:
     includes it (taken once the canvas has the new picture; it paints in the same event-loop pass)."""
 
     latencies: list[float] = field(default_factory=list)
+    #: seconds each shown render took on the worker (what a latency is made of, besides waiting)
+    render_seconds: list[float] = field(default_factory=list)
     renders: int = 0
     edits: int = 0
     cancelled: int = 0
@@ -179,6 +181,7 @@ class LiveMode(QObject):
                 self.failed.emit(*explain(done.error))
         elif self.enabled and done_job is not None and not self._obsolete(done_job):
             self.stats.renders += 1
+            self.stats.render_seconds.append(done.result.seconds)
             self.last_image = done.result.image
             self.shown.emit(done.result.image)  # the canvas paints it in this slot
             now = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Generic, TypeVar
 
@@ -16,10 +17,31 @@ import torch
 V = TypeVar("V")
 
 
+#: hashes already taken, by tensor object (id, checked through a weak reference) and its in-place
+#: version counter: a live render asks for every style's key each time, and hashing a
+#: 1-megapixel painting costs ~5 ms. (Not a WeakKeyDictionary: its references compare the
+#: tensors with ==, which is elementwise.)
+_keys: dict[int, tuple[weakref.ref, int, str]] = {}
+_keys_lock = threading.RLock()  # re-entrant: a collection inside the lock may run _forget
+
+
+def _forget(key: int) -> None:
+    with _keys_lock:
+        _keys.pop(key, None)
+
+
 def image_key(image: torch.Tensor) -> str:
     """Content hash of an image tensor: equal pixels share cached features whatever object holds them."""
+    with _keys_lock:
+        known = _keys.get(id(image))
+    if known is not None and known[0]() is image and known[1] == image._version:
+        return known[2]
     t = image.detach().float().contiguous().cpu()
-    return hashlib.sha1(t.numpy().tobytes()).hexdigest() + str(tuple(t.shape))
+    key = hashlib.sha1(t.numpy().tobytes()).hexdigest() + str(tuple(t.shape))
+    ref = weakref.ref(image, lambda _, i=id(image): _forget(i))
+    with _keys_lock:
+        _keys[id(image)] = (ref, image._version, key)
+    return key
 
 
 class LruCache(Generic[V]):

@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from engine.featurecache import LruCache
+from engine.featurecache import LruCache, image_key
 
 from .wct import Colouring
 
@@ -32,3 +32,19 @@ class StyleLevelCache(LruCache[Colouring]):
 
 #: the process-wide cache the strategy uses
 style_levels = StyleLevelCache()
+
+
+class ScaledStyles(LruCache[tuple[torch.Tensor, str]]):
+    """Style images resized for an output size and stroke scale, with their hash: a live edit
+    would otherwise resize and hash every style again (~10 ms a render at 512 px)."""
+
+    def get(self, image: torch.Tensor, out_hw: tuple[int, int], scale: float,
+            prepare: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, str]:
+        def compute() -> tuple[torch.Tensor, str]:
+            img = prepare()
+            return img, image_key(img)
+
+        return self.lookup((image_key(image), tuple(out_hw), float(scale)), compute)
+
+
+scaled_styles = ScaledStyles(32)

@@ -36,17 +36,26 @@ class StylePalettes(LruCache[palette.ColourHistogram]):
 style_palettes = StylePalettes(64)
 
 
+_mixtures: LruCache[palette.ColourHistogram] = LruCache(16)
+
+
 def _mixture(images: Sequence[torch.Tensor], weights: Sequence[float]) -> palette.ColourHistogram:
-    """Several styles' palettes in proportion to their weights (each normalised to its pixel count)."""
-    total = float(sum(weights))
-    out = None
-    for img, w in zip(images, weights):
-        h = style_palettes.get(img)
-        k = (w / total) / h.weight
-        part = palette.ColourHistogram(h.count * k, h.total * k)
-        out = part if out is None else out + part
-    assert out is not None
-    return out
+    """Several styles' palettes in proportion to their weights (each normalised to its pixel count),
+    kept per set of styles and weights, so the fit's per-style sorting is kept with it."""
+    from engine.featurecache import image_key
+
+    def compute() -> palette.ColourHistogram:
+        total = float(sum(weights))
+        out = None
+        for img, w in zip(images, weights):
+            h = style_palettes.get(img)
+            k = (w / total) / h.weight
+            part = palette.ColourHistogram(h.count * k, h.total * k)
+            out = part if out is None else out + part
+        assert out is not None
+        return out
+
+    return _mixtures.lookup(tuple((image_key(i), float(w)) for i, w in zip(images, weights)), compute)
 
 
 def strength(job: StyleJob) -> float:

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 #: pass (mean abs of 255): margin 16: 5.0, 32: 2.3, 48: 0.9, 64: 0.2, 96: 0.01
 #: (tests/test_universal.py holds it, with the seam figure AdaIN's tiles use)
 MARGIN = 64
+#: tiles always run the nets in float32: bfloat16's rounding depends on the convolution's blocking,
+#: which changes with the tile's size, so bfloat16 tiles disagreed with a single pass by 2.6 of 255
+#: (float32: 0.3), more than bfloat16 moves a single pass (2.9) and enough to show as seams
+PRECISION = "float32"
 #: measured peak bytes per context pixel of the level-1..5 encode + decode, no gradients, CPU float32
 BYTES_PER_PIXEL = 1200
 
@@ -67,10 +71,15 @@ class LevelTiles:
         #: (A, b) per mask, None where the features are kept
         self._maps: list[tuple[torch.Tensor, torch.Tensor] | None] | None = None
 
-    def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        from . import encode, nets
+    def _nets(self):
+        from . import backend_nets
 
-        return encode(nets(self.level, self.owner.device)[0], pixels, self.owner.device)
+        return backend_nets(self.level, self.owner.device, "torch", PRECISION)
+
+    def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        from . import encode
+
+        return encode(self._nets()[0], pixels, self.owner.device, PRECISION)
 
     def _masks(self, context: Box, fh: int, fw: int) -> list[torch.Tensor]:
         """Region weights and the gap on this level's whole-picture grid, cut to the context's cells."""
@@ -123,7 +132,7 @@ class LevelTiles:
         return maps
 
     def render(self, pixels: torch.Tensor, totals: dict[str, torch.Tensor], context: Box) -> torch.Tensor:
-        from . import decode, nets
+        from . import decode
 
         device = self.owner.device
         f = self._encode(pixels)
@@ -134,7 +143,7 @@ class LevelTiles:
             out = torch.zeros_like(f)
             for m, ab in zip(self._masks(context, *f.shape[-2:]), maps):
                 out += m * (f if ab is None else apply(f, *ab))
-        image = decode(nets(self.level, device)[1], out, tuple(pixels.shape[-2:]), device)
+        image = decode(self._nets()[1], out, tuple(pixels.shape[-2:]), device, PRECISION)
         if self.last and self.owner.p.colour != "none":
             image = preserve(self.owner.p.colour, image, self.owner.photo_crop(context).to(device))
         return image
@@ -221,14 +230,16 @@ class UniversalTiles:
     def _colouring(self, image: torch.Tensor, level: int) -> Colouring:
         """The style's colouring at the size a single pass would encode it; streamed when that is
         larger than one pass can hold (a print-size style)."""
-        from . import image_key, workable
+        from engine.featurecache import image_key
+
+        from . import features_tag, workable
 
         h, w = image.shape[-2:]
         hw = size_for_long_edge(h, w, max(16, round(max(self.out_hw) * self.p.style_scale)))
         side = choose_tile_size(self.device, BYTES_PER_PIXEL, None, self.multiple)
         if hw[0] <= side and hw[1] <= side:
             small = workable(scale_style(image, self.out_hw, self.p.style_scale))
-            return self.strategy.style_colouring(small, image_key(small), level, self.device)
+            return self.strategy.style_colouring(small, image_key(small), level, self.device, "torch", PRECISION)
 
         def stream() -> Colouring:
             layout = plan_tiles(hw[0], hw[1], side - 2 * MARGIN, 64, MARGIN, self.multiple)
@@ -244,7 +255,8 @@ class UniversalTiles:
                     _add(totals, feature_sums(f[..., ys, xs]), "all")
             return colouring(moments_from_sums(totals["all.s1"], totals["all.s2"], totals["all.n"]))
 
-        return self.strategy.cache.get(level, f"{image_key(image)}@{hw}", self.device, stream)
+        tag = features_tag("torch", self.device, PRECISION)
+        return self.strategy.cache.get(level, f"{image_key(image)}@{hw}{tag}", self.device, stream)
 
     def global_colouring(self, level: int) -> Colouring | None:
         styles = self.job.image_styles()
