@@ -56,15 +56,23 @@ class ColourHistogram:
 
 def histogram(image: torch.Tensor, weight: torch.Tensor | None = None) -> ColourHistogram:
     """The colour histogram of a 1x3xHxW picture in [0, 1], each pixel counted ``weight`` (HxW)."""
+    return histograms(image, [weight])[0]
+
+
+def histograms(image: torch.Tensor, weights: list[torch.Tensor | None]) -> list[ColourHistogram]:
+    """The picture's histogram under each weighting (None: every pixel once), binned once."""
     px = np.clip(image[0].detach().cpu().double().numpy().reshape(3, -1).T, 0, 1)
     idx = np.minimum((px * BINS).astype(np.int64), BINS - 1)
     flat = (idx[:, 0] * BINS + idx[:, 1]) * BINS + idx[:, 2]
-    w = None if weight is None else weight.detach().cpu().double().numpy().reshape(-1)
     cells = BINS ** 3
-    count = np.bincount(flat, weights=w, minlength=cells)
-    total = np.stack([np.bincount(flat, weights=px[:, c] if w is None else w * px[:, c], minlength=cells)
-                      for c in range(3)], 1)
-    return ColourHistogram(torch.from_numpy(count), torch.from_numpy(total))
+    out = []
+    for weight in weights:
+        w = None if weight is None else weight.detach().cpu().double().numpy().reshape(-1)
+        count = np.bincount(flat, weights=w, minlength=cells)
+        total = np.stack([np.bincount(flat, weights=px[:, c] if w is None else w * px[:, c], minlength=cells)
+                          for c in range(3)], 1)
+        out.append(ColourHistogram(torch.from_numpy(count), torch.from_numpy(total)))
+    return out
 
 
 # The fit works on a few thousand points and 256-entry tables: numpy, one thread. Spread over

@@ -7,6 +7,8 @@ global style (``StyleJob.gaps``).
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from dataclasses import dataclass
 
@@ -49,11 +51,15 @@ def check_mask(region: Region, content_hw: tuple[int, int]) -> None:
     """Clear errors for masks a user could not have meant."""
     m = region.mask
     name = region.name or "unnamed"
-    if not torch.isfinite(m).all():
+    # aminmax in one pass (a NaN makes both NaN, an infinity the max or min; the sum is the mean's):
+    # checked on every job, and live mode makes one per edit
+    lo, hi = (float(v) for v in torch.aminmax(m))
+    total = float(m.sum())
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(total)):
         raise InputError(f"Region '{name}': the mask holds NaN or infinite values.")
-    if m.min() < 0 or m.max() > 1:
-        raise InputError(f"Region '{name}': mask values must be in [0, 1], got {m.min().item():.3g}..{m.max().item():.3g}.")
-    if m.max() <= 0:
+    if lo < 0 or hi > 1:
+        raise InputError(f"Region '{name}': mask values must be in [0, 1], got {lo:.3g}..{hi:.3g}.")
+    if hi <= 0:
         raise InputError(f"Region '{name}': the mask is empty (all zero); paint some of the region or remove it.")
     mh, mw = m.shape
     ch, cw = content_hw
@@ -62,8 +68,9 @@ def check_mask(region: Region, content_hw: tuple[int, int]) -> None:
             f"Region '{name}': the mask is {mw}x{mh} but the content is {cw}x{ch}; their aspect ratios differ, "
             "so the mask would not line up. Use a mask made for this image."
         )
-    if m.mean() < 1e-4:
-        warnings.warn(f"Region '{name}' covers almost nothing ({100 * m.mean().item():.3f}% of the image).", stacklevel=2)
+    mean = total / m.numel()
+    if mean < 1e-4:
+        warnings.warn(f"Region '{name}' covers almost nothing ({100 * mean:.3f}% of the image).", stacklevel=2)
 
 
 def resize_mask(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:

@@ -239,6 +239,7 @@ class UniversalStrategy(FeedForwardStrategy):
             return scaled[id(source)]
 
         x = content
+        masks: dict[int, RegionMasks] = {}  # per level; the palette step reuses level 1's
         tag = features_tag(p.backend, device, p.precision)
         with torch.no_grad():
             for i, level in enumerate(levels(p.depth)):
@@ -260,25 +261,25 @@ class UniversalStrategy(FeedForwardStrategy):
                                              for s in styles],
                                             [s.weight for s in styles])
                 if job.regions:
-                    f = self.regional(job, p, f, hw, glob, level, prepared, device)
+                    masks[level] = level_masks(job, hw, level)
+                    f = self.regional(job, p, f, masks[level], glob, level, prepared, device)
                 else:
                     assert glob is not None
                     f = apply(f, *transform(glob_m, glob, p.alpha, white))
                 x = decode(decoder, f, hw, device, p.precision)
             if wanted(job):
-                masks = None
+                cut = None
                 if job.regions:
-                    rm = level_masks(job, hw, 1)
-                    masks = [m[: hw[0], : hw[1]] for m in (*rm.weights, rm.gap)]
-                x = take_palette(job, x, masks)
+                    rm = masks[1]
+                    cut = [m[: hw[0], : hw[1]] for m in (*rm.weights, rm.gap)]
+                x = take_palette(job, x, cut)
         out = preserve(p.colour, x, content.to(device)).cpu()
         return out if tuple(out.shape[-2:]) == tuple(out_hw) else resize(out, out_hw)
 
-    def regional(self, job: StyleJob, p: UniversalParams, f: torch.Tensor, hw: tuple[int, int], glob: Colouring | None,
+    def regional(self, job: StyleJob, p: UniversalParams, f: torch.Tensor, masks: RegionMasks, glob: Colouring | None,
                  level: int, prepared, device: torch.device) -> torch.Tensor:
         """Each region's content covariance (mask-weighted) coloured by its own style, blended by
         the soft masks; gaps keep the features, or take the global styles when ``gaps="global"``."""
-        masks = level_masks(job, hw, level)
         cells = [(region, masks.weights[k].to(device)) for k, region in enumerate(masks.regions)]
         cells = [(region, m) for region, m in cells if float(m.sum()) > 0]
         gap = masks.gap.to(device)
@@ -287,6 +288,6 @@ class UniversalStrategy(FeedForwardStrategy):
         out = torch.zeros_like(f)
         for (region, m), mom in zip(cells, measured):
             col = self.style_colouring(*prepared(region.style), level, device, p.backend, p.precision)
-            out += m * apply(f, *transform(mom, col, p.alpha))
+            out.addcmul_(m, apply(f, *transform(mom, col, p.alpha)))  # in place: no mask-sized temporaries
         fill = apply(f, *transform(measured[-1], glob, p.alpha)) if fill_gap else f
-        return out + gap * fill
+        return out.addcmul_(gap, fill)

@@ -11,6 +11,7 @@ Shared by the single pass and the tiled print (which measures the histograms til
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -68,6 +69,11 @@ def wanted(job: StyleJob) -> bool:
     return strength(job) > 0
 
 
+#: regions' fits run side by side: numpy's sorts release the GIL, and the networks are idle
+#: meanwhile (a 3-region live render's palette step took 0.06 s one by one, 0.04 s on two)
+_fitting = ThreadPoolExecutor(2, thread_name_prefix="palette-fit")
+
+
 def fit_maps(job: StyleJob, measured: Sequence[palette.ColourHistogram]) -> list[palette.PaletteMap | None]:
     """One map per measured histogram: [the picture] without regions; [region 0..n-1, gap] with.
     None where the pixels keep their colours (an empty region, a gap that keeps the content)."""
@@ -76,12 +82,11 @@ def fit_maps(job: StyleJob, measured: Sequence[palette.ColourHistogram]) -> list
     if not job.regions:
         assert glob is not None
         return [palette.fit(measured[0], glob)]
-    maps: list[palette.PaletteMap | None] = []
-    for region, h in zip(job.regions, measured):
-        maps.append(palette.fit(h, style_palettes.get(region.style.image)) if h.weight > 0 else None)
+    targets: list[palette.ColourHistogram | None] = [
+        style_palettes.get(region.style.image) if h.weight > 0 else None for region, h in zip(job.regions, measured)]
     gap = measured[len(job.regions)]
-    maps.append(palette.fit(gap, glob) if job.gaps == "global" and glob is not None and gap.weight > 0 else None)
-    return maps
+    targets.append(glob if job.gaps == "global" and glob is not None and gap.weight > 0 else None)
+    return list(_fitting.map(lambda pair: None if pair[1] is None else palette.fit(*pair), zip(measured, targets)))
 
 
 def apply_maps(x: torch.Tensor, maps: Sequence[palette.PaletteMap | None], masks: Sequence[torch.Tensor] | None,
@@ -90,9 +95,10 @@ def apply_maps(x: torch.Tensor, maps: Sequence[palette.PaletteMap | None], masks
     if masks is None:
         assert maps[0] is not None
         return maps[0].apply(x, strength)
+    luts = list(_fitting.map(lambda pm: None if pm is None or strength <= 0 or not pm.rotations else pm.lut(strength), maps))
     out = torch.zeros_like(x)
-    for m, pm in zip(masks, maps):
-        out += m.to(x) * (x if pm is None else pm.apply(x, strength))
+    for m, lut in zip(masks, luts):
+        out += m.to(x) * (x if lut is None else palette.apply_lut(x, lut))
     return out
 
 
@@ -100,5 +106,5 @@ def take_palette(job: StyleJob, x: torch.Tensor, masks: Sequence[torch.Tensor] |
     """The single pass's step: measure ``x`` (per region when ``masks``), fit, apply."""
     if not wanted(job):
         return x
-    measured = [palette.histogram(x)] if masks is None else [palette.histogram(x, m) for m in masks]
+    measured = palette.histograms(x, [None] if masks is None else list(masks))
     return apply_maps(x, fit_maps(job, measured), masks, strength(job))

@@ -75,29 +75,37 @@ def moments(feat: torch.Tensor, weight: torch.Tensor | None = None) -> Moments:
     return masked_moments(feat, [weight])[0]
 
 
+#: rows of cells per step of :func:`masked_moments`: its temporaries then stay in the CPU's cache
+#: (3 masks over 1024x672 level-1 features: 66 ms in one go, 20 ms in steps of 16384)
+CHUNK = 16384
+
+
 def masked_moments(feat: torch.Tensor, weights: Sequence[torch.Tensor | None]) -> list[Moments]:
     """Moments of the same features under several weightings (None: every cell counts once).
     The features are centred once on their overall mean; each weighting's mean is taken out of
     its sums afterwards (exact, and as precise as centring on it: the offsets are small)."""
     f = _cells(feat)
-    c = f.shape[1]
+    rows, c = f.shape
     g = f.mean(0)
-    d = f - g
-    out = []
-    for weight in weights:
-        if weight is None:
-            n = float(f.shape[0])
-            shift = torch.zeros_like(g)
-            s2 = d.T @ d
-        else:
-            w = weight.float().reshape(-1).to(f.device)
-            n = float(w.sum())
-            if n <= 0:
-                out.append(Moments(torch.zeros(c), torch.zeros(c, c), 0.0))
+    ws = [None if w is None else w.float().reshape(-1).to(f.device) for w in weights]
+    counts = [float(rows) if w is None else float(w.sum()) for w in ws]
+    s1 = [f.new_zeros(c) for _ in ws]
+    s2 = [f.new_zeros(c, c) for _ in ws]
+    for i in range(0, rows, CHUNK):
+        d = f[i:i + CHUNK] - g
+        for k, w in enumerate(ws):
+            if counts[k] <= 0:
                 continue
-            shift = (w @ d) / n
-            s2 = (d * w[:, None]).T @ d
-        cov = (s2 - n * torch.outer(shift, shift)) / max(n - 1.0, 1.0)
+            dw = d if w is None else d * w[i:i + CHUNK, None]
+            s1[k] += dw.sum(0)
+            s2[k].addmm_(dw.T, d)
+    out = []
+    for a, b, n in zip(s1, s2, counts):
+        if n <= 0:
+            out.append(Moments(torch.zeros(c), torch.zeros(c, c), 0.0))
+            continue
+        shift = a / n
+        cov = (b - n * torch.outer(shift, shift)) / max(n - 1.0, 1.0)
         out.append(Moments((g + shift).cpu(), cov.cpu(), n))
     return out
 
