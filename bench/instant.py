@@ -3,9 +3,10 @@
     .venv/bin/python bench/instant.py [--threads 2] [--repeats 3] [--sizes 512 1024]
     .venv/bin/python bench/instant.py --quick        # 256 px, 1 repeat: proves it end to end
 
-For adain and universal at each size, one row per path: torch float32 (the default), torch
-bfloat16 (autocast around the nets; only on CPUs that have it natively: AMX or AVX512-BF16),
-onnx (onnxruntime float32) and onnx-int8 (static INT8). Columns:
+For adain and universal at each size, one row per path: torch float32, torch bfloat16 (only on
+CPUs that have it natively: AMX or AVX512-BF16; universal: its ``precision=auto`` default, the
+nets' weights in bfloat16; adain: autocast around its float32 nets), onnx (onnxruntime float32)
+and onnx-int8 (static INT8). Columns:
 
 - full s: a whole render with the feature caches cleared (photo and style encoded, decoded),
   median of --repeats after a warm-up (the ONNX exports are made then, into the user cache);
@@ -67,26 +68,22 @@ class BFloat16(nn.Module):
             return self.net(x).float()
 
 
-#: while True, backend=torch runs its nets under bfloat16 autocast (the torch-bf16 rows)
+#: while True, adain's backend=torch runs its nets under bfloat16 autocast (the torch-bf16 rows)
 BF16 = {"on": False}
 
 
 def bf16_hooks() -> None:
-    """Wrap the strategies' backend hooks: with BF16 on, backend=torch's nets run in bfloat16."""
+    """Wrap adain's backend hook: with BF16 on, backend=torch's nets run under bfloat16 autocast
+    (universal has its own ``precision`` parameter)."""
     import plugins.adain as adain
-    import plugins.universal as universal
 
-    a_orig, u_orig = adain.backend_nets, universal.backend_nets
+    a_orig = adain.backend_nets
 
     def a_nets(p, device):
         nets = a_orig(p, device)
         return tuple(BFloat16(n) for n in nets) if BF16["on"] and p.backend == "torch" else nets
 
-    def u_nets(level, device, backend="torch"):
-        nets = u_orig(level, device, backend)
-        return tuple(BFloat16(n) for n in nets) if BF16["on"] and backend == "torch" else nets
-
-    adain.backend_nets, universal.backend_nets = a_nets, u_nets
+    adain.backend_nets = a_nets
 
 
 def make_job(name: str, content, style, size: int, backend: str, alpha: float | None = None) -> StyleJob:
@@ -95,6 +92,8 @@ def make_job(name: str, content, style, size: int, backend: str, alpha: float | 
     if alpha is not None:
         values["alpha"] = alpha
     values["backend"] = "torch" if backend == "torch-bf16" else backend
+    if name == "universal":
+        values["precision"] = "auto" if backend == "torch-bf16" else "float32"
     p = params.make(cls.Params, values)
     return StyleJob(content=content, strategy=name, params=p, styles=(StyleSource(image=style),), size=size)
 
