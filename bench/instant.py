@@ -4,8 +4,8 @@
     .venv/bin/python bench/instant.py --quick        # 256 px, 1 repeat: proves it end to end
 
 For adain and universal at each size, one row per path: torch float32, torch bfloat16 (only on
-CPUs that have it natively: AMX or AVX512-BF16; universal: its ``precision=auto`` default, the
-nets' weights in bfloat16; adain: autocast around its float32 nets), onnx (onnxruntime float32)
+CPUs that have it natively: AMX or AVX512-BF16; the strategies' ``precision=auto`` default:
+universal's nets hold bfloat16 weights, adain's run under autocast), onnx (onnxruntime float32)
 and onnx-int8 (static INT8). Columns:
 
 - full s: a whole render with the feature caches cleared (photo and style encoded, decoded),
@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,44 +55,13 @@ def picture(name: str) -> torch.Tensor:
     raise SystemExit(f"sample {name} not found in {SAMPLES} or resources/samples")
 
 
-class BFloat16(nn.Module):
-    """A net run under CPU bfloat16 autocast, float32 out (the bench's only bfloat16 path)."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.net(x).float()
-
-
-#: while True, adain's backend=torch runs its nets under bfloat16 autocast (the torch-bf16 rows)
-BF16 = {"on": False}
-
-
-def bf16_hooks() -> None:
-    """Wrap adain's backend hook: with BF16 on, backend=torch's nets run under bfloat16 autocast
-    (universal has its own ``precision`` parameter)."""
-    import plugins.adain as adain
-
-    a_orig = adain.backend_nets
-
-    def a_nets(p, device):
-        nets = a_orig(p, device)
-        return tuple(BFloat16(n) for n in nets) if BF16["on"] and p.backend == "torch" else nets
-
-    adain.backend_nets = a_nets
-
-
 def make_job(name: str, content, style, size: int, backend: str, alpha: float | None = None) -> StyleJob:
     cls = strategies.get(name)
     values = {"preview": False}
     if alpha is not None:
         values["alpha"] = alpha
     values["backend"] = "torch" if backend == "torch-bf16" else backend
-    if name == "universal":
-        values["precision"] = "auto" if backend == "torch-bf16" else "float32"
+    values["precision"] = "auto" if backend == "torch-bf16" else "float32"
     p = params.make(cls.Params, values)
     return StyleJob(content=content, strategy=name, params=p, styles=(StyleSource(image=style),), size=size)
 
@@ -111,7 +79,6 @@ def timed(job: StyleJob) -> tuple[float, torch.Tensor]:
 
 
 def row(name: str, content, style, size: int, backend: str, repeats: int) -> dict:
-    BF16["on"] = backend == "torch-bf16"
     clear(name)
     timed(make_job(name, content, style, size, backend))  # warm-up: nets loaded, ONNX exported
     full = []
@@ -120,7 +87,6 @@ def row(name: str, content, style, size: int, backend: str, repeats: int) -> dic
         seconds, image = timed(make_job(name, content, style, size, backend))
         full.append(seconds)
     edit = [timed(make_job(name, content, style, size, backend, alpha=0.9 - 0.01 * i))[0] for i in range(repeats)]
-    BF16["on"] = False
     return {"full": statistics.median(full), "edit": statistics.median(edit), "image": image}
 
 
@@ -136,7 +102,6 @@ def main() -> int:
     if args.quick:
         args.sizes, args.repeats = [256], 1
     torch.set_num_threads(args.threads)
-    bf16_hooks()
     content, style = picture(args.content), picture(args.style)
     backends = ["torch"] + (["torch-bf16"] if cpu_has_bf16() else []) + ["onnx", "onnx-int8"]
     print(f"{args.threads} threads, native bfloat16: {cpu_has_bf16()}, repeats {args.repeats}, "

@@ -11,21 +11,17 @@ The backends (``backend=onnx`` / ``onnx-int8`` on adain and universal) export on
 the user cache and swap the torch modules for :class:`engine.onnxmodels.OnnxNet`; everything
 around the nets (caches, regions, WCT, palette) is the strategies' own code.
 
-Which path is the default, measured on this project's CPU (2 cores of a Xeon with AMX and
-AVX512-BF16, AdaIN encoder + decoder, warm, best of 3; bench/instant.py has the strategy rows):
-
-- torch float32 (channels-last, in-place ReLUs): 0.69 s at 512 px, 1.28 s at 1024 px;
-- torch bfloat16 autocast: 0.78-0.91 s at 512 px, slower than float32 (the casts around these
-  narrow convolutions cost more than AMX saves), mean abs diff 0.007; bfloat16 weights 0.60 s;
-- ``torch.compile`` (inductor): 0.45 s warm, but 28 s to compile the first call and again for
-  new sizes: no use to live mode, which renders once per edit;
-- onnxruntime float32: 0.27 s at 512 px (0.41x), 0.98 s at 1024 px on noise, identical pictures;
-- onnxruntime INT8 (static): 0.75 s at 1024 px (0.59x), AdaIN within 0.016-0.019 mean abs diff;
-  universal's whitening amplifies the INT8 noise (0.05: past the 0.02 target, see the README).
-
-So torch's own default stays float32 on a CPU (none of its reduced-precision or compiled paths
-won) and float16 autocast on a GPU, as before; the fastest path, onnxruntime, is a choice
-(``backend``) while bench/instant.py's clean figures decide whether live mode takes it.
+Which path is the default. An earlier measurement (AdaIN encoder + decoder alone, warm, best of 3,
+the CPU shared) had torch float32 at 0.69 s at 512 px, bfloat16 autocast 0.78-0.91 s, bfloat16
+weights 0.60 s, ``torch.compile`` 0.45 s warm but 28 s to compile each new size (no use to live
+mode), onnxruntime float32 0.27 s and INT8 0.75 s at 1024 px (0.59x). The whole strategies,
+measured side by side by bench/instant.py (2 threads, median of 3, other work on the CPU), rank
+differently: torch bfloat16 0.48x float32 at 512 px and 0.65x at 1024 for AdaIN (0.56x / 0.81x
+for universal), onnxruntime 0.94-2.4x, slower whenever another process holds a core, as on an
+artist's laptop, and much slower on live mode's worker thread. So ``precision=auto`` (bfloat16
+where the CPU has it natively, engine.precision.instant_bf16) is the default and live mode stays
+on torch; onnxruntime is a choice (``backend``) for machines without native bfloat16, and the
+files are for other runtimes.
 """
 
 from __future__ import annotations

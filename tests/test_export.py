@@ -32,7 +32,8 @@ def adain_job(content, style, size: int, **sets) -> StyleJob:
         trained = weights.is_available("adain/decoder-fast")
     except Exception:
         trained = False
-    values = {"preview": False, "decoder": "trained" if trained else "reconstruction", **sets}
+    # float32 as tiles always run (engine.precision.instant_bf16), so tiled and single passes compare
+    values = {"preview": False, "decoder": "trained" if trained else "reconstruction", "precision": "float32", **sets}
     cls = strategies.get("adain")
     return StyleJob(content=content, strategy="adain", params=params_mod.make(cls.Params, values),
                     styles=(StyleSource(image=style, name="style"),), size=size, device="cpu")

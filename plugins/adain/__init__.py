@@ -19,6 +19,7 @@ from engine.feedforward import FeedForwardStrategy
 from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
 from engine.params import param
+from engine.precision import INSTANT_PRECISION_HELP, instant_bf16
 from engine.regions import region_masks
 from engine.strategy import RunContext
 from plugins.instant_onnx import BACKEND_HELP
@@ -54,6 +55,7 @@ class AdaINParams:
     measure: bool = param(False, advanced=True,
                           help="Also report style/content distance figures (a VGG16 pass: about a second on a CPU).")
     backend: Literal["torch", "onnx", "onnx-int8"] = param("torch", advanced=True, help=BACKEND_HELP)
+    precision: Literal["auto", "float32"] = param("auto", advanced=True, help=INSTANT_PRECISION_HELP)
 
 
 _nets: dict[tuple[str, str, str], nn.Module] = {}
@@ -82,9 +84,23 @@ def backend_nets(p: AdaINParams, device: torch.device) -> tuple[nn.Module, nn.Mo
     return adain_nets(p.encoder, p.decoder, p.backend, device)
 
 
-def cache_name(p: AdaINParams) -> str:
-    """The encoder's name in the feature caches: another backend's features are its own."""
-    return p.encoder if p.backend == "torch" else f"{p.encoder}/{p.backend}"
+def cache_name(p: AdaINParams, device: torch.device | None = None) -> str:
+    """The encoder's name in the feature caches: another backend's or precision's features are its own."""
+    if p.backend != "torch":
+        return f"{p.encoder}/{p.backend}"
+    return f"{p.encoder}/bf16" if device is not None and bf16(p, device) else p.encoder
+
+
+def bf16(p: AdaINParams, device: torch.device) -> bool:
+    """A single pass's nets under bfloat16 autocast (engine.precision.instant_bf16; bench/instant.py's
+    torch-bf16 rows measure exactly this path). Style statistics stay float32."""
+    return p.backend == "torch" and instant_bf16(device, p.precision)
+
+
+def autocast(p: AdaINParams, device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16, enabled=p.precision == "auto")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16(p, device))
 
 
 def blend_stats(stats: Sequence[StyleStats], weights: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,16 +154,15 @@ class AdaINStrategy(FeedForwardStrategy):
         regions = job.regions
         if not styles and not regions:
             raise InputError("AdaIN needs at least one style image (or regions with styles).")
-        autocast = device.type == "cuda"
         hw = tuple(content.shape[-2:])
 
         def encode() -> torch.Tensor:
             x, _ = pad_to_multiple(content.to(device))
-            with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
+            with autocast(p, device):
                 return encoder(x.contiguous(memory_format=torch.channels_last)).float()
 
         with torch.no_grad():
-            fc = self.contents.get(job.content, out_hw, cache_name(p), device, encode)
+            fc = self.contents.get(job.content, out_hw, cache_name(p, device), device, encode)
             glob = None
             if styles:
                 glob = blend_stats([self.style_stats(s, encoder, p, out_hw, content, device) for s in styles],
@@ -158,7 +173,7 @@ class AdaINStrategy(FeedForwardStrategy):
                 assert glob is not None
                 target = adain(fc, *glob)
             target = p.alpha * target + (1 - p.alpha) * fc
-            with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
+            with autocast(p, device):
                 image = stylise_features(decoder, target, hw)
         return preserve("luminance" if p.colour == "luminance" else "none", image, content.to(device)).cpu()
 

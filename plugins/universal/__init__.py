@@ -28,7 +28,7 @@ from engine.feedforward import FeedForwardStrategy
 from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
 from engine.params import param
-from engine.precision import reduced_dtype
+from engine.precision import INSTANT_PRECISION_HELP, instant_bf16
 from engine.regions import RegionMasks, region_masks
 
 from plugins.adain.model import FastEncoder, pad_to_multiple, stylise_features
@@ -75,10 +75,7 @@ class UniversalParams:
     # no onnx-int8 here: the whitening amplifies INT8 rounding (0.038-0.05 mean abs difference
     # from torch where AdaIN's is 0.014; quantising level 5 alone still gave 0.034)
     backend: Literal["torch", "onnx"] = param("torch", advanced=True, help=BACKEND_HELP.split("; onnx-int8")[0] + ".")
-    precision: Literal["auto", "float32"] = param(
-        "auto", advanced=True,
-        help="auto: the torch backend's networks run in bfloat16 where the CPU has it natively (AMX, AVX512-BF16), "
-             "about 2x faster, mean difference about 0.01; float16 on a GPU. float32: exact, for reference renders.")
+    precision: Literal["auto", "float32"] = param("auto", advanced=True, help=INSTANT_PRECISION_HELP)
 
 
 def levels(depth: int) -> tuple[int, ...]:
@@ -90,17 +87,12 @@ _nets: dict[tuple[int, str, torch.dtype], tuple[nn.Module, nn.Module]] = {}
 
 
 def net_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
-    """What the torch encoders and decoders hold their weights in.
-
-    bfloat16 on a CPU that multiplies it natively: measured per level at 512 px on this project's
-    2-core Xeon (AMX), bfloat16 weights ran the decoders 2.3-3.1x and the encoders 1.2-2.2x faster
-    than float32, about 0.05 s of a 0.26 s live render, at a mean difference of 0.006-0.011 in
-    the finished picture (noise-like, invisible side by side). Autocast over float32 weights gained only 0.02 s: it casts every weight on
-    every call. float32 elsewhere (emulated bfloat16 is slower) and on a GPU, which autocasts
-    to float16 around float32 weights instead (see :func:`encode`)."""
-    if precision == "auto" and device.type == "cpu" and reduced_dtype(device) == torch.bfloat16:
-        return torch.bfloat16
-    return torch.float32
+    """What the torch encoders and decoders hold their weights in: bfloat16 where
+    :func:`engine.precision.instant_bf16` says so (weights, not autocast: per level at 512 px the
+    decoders ran 2.3-3.1x and the encoders 1.2-2.2x faster than float32, where autocast over
+    float32 weights gained a third of that, casting every weight on every call); float32
+    elsewhere, and on a GPU, which autocasts to float16 around them (see :func:`encode`)."""
+    return torch.bfloat16 if instant_bf16(device, precision) else torch.float32
 
 
 def nets(level: int, device: torch.device, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, nn.Module]:
