@@ -25,8 +25,10 @@ import torch.nn.functional as F
 
 #: bins per RGB axis of a colour histogram (32^3 = 32768 cells; each keeps its mean colour)
 BINS = 32
-#: rotations in a fit: the distance stops falling after about ten
-ITERATIONS = 10
+#: rotations in a fit. The colour figure (fraction of the photo-to-painting gap closed) at 512 px,
+#: beagle x Starry Night / skyline x Great Wave: 4: 0.970 / 0.967, 6: 0.972 / 0.970, 10: 0.976 /
+#: 0.974, 14: 0.975 / 0.973; each rotation costs ~2 ms of a live render (fit and lookup table)
+ITERATIONS = 6
 #: quantiles per 1-D map
 QUANTILES = 256
 #: nodes per axis of the 3-D lookup table the map is baked into (trilinear between them)

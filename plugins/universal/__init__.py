@@ -191,7 +191,7 @@ class UniversalStrategy(FeedForwardStrategy):
     cache: StyleLevelCache = style_levels
     #: the first level's encoded content and its whitening: only that level sees the photo itself,
     #: so a live edit (alpha, a style, a mask) skips its encoder and its eigh
-    contents = ContentFeatureCache()
+    contents = ContentFeatureCache(8)
 
     def tile_renderer(self, job: StyleJob, ctx):
         """Hooks for print-size export (engine.export): one tile stage per level."""
@@ -211,7 +211,9 @@ class UniversalStrategy(FeedForwardStrategy):
 
     def render(self, job: StyleJob, p: UniversalParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
         """One coarse-to-fine pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
-        content = workable(resize(job.content, out_hw))
+        # the photo at this size, kept with its encodings: a live edit would resize 1 MP again
+        content = self.contents.get(job.content, out_hw, "universal/pixels", torch.device("cpu"),
+                                    lambda: workable(resize(job.content, out_hw)))
         styles = job.image_styles()
         for source in job.styles + tuple(r.style for r in job.regions):
             style_image(source)

@@ -96,10 +96,19 @@ def apply_maps(x: torch.Tensor, maps: Sequence[palette.PaletteMap | None], masks
         assert maps[0] is not None
         return maps[0].apply(x, strength)
     luts = list(_fitting.map(lambda pm: None if pm is None or strength <= 0 or not pm.rotations else pm.lut(strength), maps))
-    out = torch.zeros_like(x)
+    c = x.shape[1]
+    pixels = x[0].reshape(c, -1)
+    out = torch.zeros_like(pixels)
     for m, lut in zip(masks, luts):
-        out += m.to(x) * (x if lut is None else palette.apply_lut(x, lut))
-    return out
+        w = m.to(x).reshape(-1)
+        if lut is None:
+            out.addcmul_(w, pixels)
+            continue
+        # only the pixels this mask touches go through its table (regions cover a part each)
+        idx = w.nonzero().squeeze(1)
+        picked = palette.apply_lut(pixels[:, idx].view(1, c, 1, -1), lut).view(c, -1)
+        out.index_add_(1, idx, picked * w[idx])
+    return out.view_as(x)
 
 
 def take_palette(job: StyleJob, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
