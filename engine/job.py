@@ -15,6 +15,19 @@ from .errors import InputError
 
 
 @dataclass(frozen=True, eq=False)
+class PreviousFrame:
+    """A video frame's link to the one before it, for the optimisation strategies (Ruder et al.
+    2016): the previous output warped onto this frame along the input's optical flow, where the
+    flow holds (``weight``, HxW in [0, 1]). The optimisation starts there and a temporal loss
+    keeps it; it then runs ``steps`` steps at the output size only."""
+
+    image: torch.Tensor
+    weight: torch.Tensor
+    temporal_weight: float = 50.0
+    steps: int = 10
+
+
+@dataclass(frozen=True, eq=False)
 class StyleSource:
     """A style: an image (1x3xHxW in [0,1]) or a text prompt, with a blending weight."""
 
@@ -96,6 +109,8 @@ class StyleJob:
     seed: int = 0
     device: str = "auto"
     metadata: dict = field(default_factory=dict)
+    #: video, optimisation strategies: the previous frame's output warped onto this one
+    previous: PreviousFrame | None = None
 
     def __post_init__(self) -> None:
         if self.content.dim() != 4 or self.content.shape[:2] != (1, 3):

@@ -201,6 +201,8 @@ class StyleObjective:
         dtype: torch.dtype | None = None,
         palette: Sequence[PaletteTarget] = (),
         palette_weight: float = 0.0,
+        temporal: tuple[torch.Tensor, torch.Tensor] | None = None,
+        temporal_weight: float = 0.0,
     ) -> None:
         self.net = net
         self.dtype = dtype  # the loss network's reduced precision (engine.precision), None = float32
@@ -213,6 +215,8 @@ class StyleObjective:
         self.terms = list(terms)
         self.content_mask = content_mask
         self.palette, self.palette_weight = list(palette), palette_weight
+        #: (the previous frame's output warped here, 1x1xHxW weight where the flow holds)
+        self.temporal, self.temporal_weight = temporal, temporal_weight
         self._masks: dict[tuple[int, str], torch.Tensor] = {}
 
     def _mask(self, i: int, layer: str, hw: tuple[int, int]) -> torch.Tensor | None:
@@ -251,6 +255,11 @@ class StyleObjective:
             pal = palette_loss(image, self.palette)
             loss = loss + self.palette_weight * pal
             figures["palette"] = pal.item()
+        if self.temporal is not None and self.temporal_weight > 0:
+            target, weight = self.temporal
+            tmp = (weight * (image - target) ** 2).mean()
+            loss = loss + self.temporal_weight * tmp
+            figures["temporal"] = tmp.item()
         return loss, {"loss": loss.item(), **figures}
 
 
@@ -418,12 +427,23 @@ def coarse_to_fine(
     """
     dev = ctx.device
     warm = p.init == "stylised"
+    prev = job.previous
+    if prev is not None:  # a video frame after the first: the last size only, from the previous output
+        sizes, steps = [sizes[-1]], [prev.steps]
     total, done = sum(steps), 0
     start: torch.Tensor | None = None
     if warm:
         ctx.check()
         start = instant_start(job, p, sizes[0], dev)
         yield Progress(step=0, total=total, stage=f"instant start ({p.init_strategy})", preview=start)
+    temporal = None
+    if prev is not None:
+        hw = sizes[0]
+        weight = resize(prev.weight[None, None].float(), hw).clamp(0, 1).to(dev)
+        linked = resize(prev.image, hw).to(dev)
+        fresh = start.to(dev) if start is not None else resize(job.content, hw).to(dev)
+        start = weight * linked + (1 - weight) * fresh  # where the flow fails: this frame's own start
+        temporal = (linked, weight)
     net = features.get(p.net, dev)
     dtype = reduced_dtype(dev, p.precision)
     style_layers, content_layer = layers_for(p.net, p.layers)
@@ -439,14 +459,16 @@ def coarse_to_fine(
         palette = palette_targets(resize(start, hw).to(dev), terms) if warm and p.palette == "hold" else []
         objective = StyleObjective(net, content, terms, layers, content_at,
                                    p.content_weight, p.style_weight if terms else 0.0, p.tv_weight, dtype=dtype,
-                                   palette=palette, palette_weight=p.palette_weight)
+                                   palette=palette, palette_weight=p.palette_weight, temporal=temporal,
+                                   temporal_weight=prev.temporal_weight if prev is not None else 0.0)
         if image is not None:
             x0 = resize(image, hw)
         elif start is not None:
             x0 = resize(start, hw).to(dev)
         else:
             x0 = initial_image(p.init, content, first_style, gen)
-        image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage_name(i, sizes, warm))
+        stage = f"from the previous frame ({hw[1]}x{hw[0]})" if prev is not None else stage_name(i, sizes, warm)
+        image = yield from optimise(x0, objective, ctx, n, p.optimizer, p.lr, done, total, stage)
         done += n
     assert image is not None, "coarse_to_fine needs at least one size"
     return preserve(p.colour if p.colour == "luminance" else "none", image, content).cpu()

@@ -80,6 +80,9 @@ class Strategy:
     tileable: ClassVar[bool] = False
     #: fast enough (well under a second at 512 px on a CPU) to follow the brush in live mode
     instant: ClassVar[bool] = False
+    #: on a clip, starts each frame from ``job.previous`` (the last output warped along the flow)
+    #: with a temporal loss; the others get their outputs blended along the flow instead
+    links_frames: ClassVar[bool] = False
 
     def run(self, job: Any, ctx: RunContext) -> Iterator[Event]:  # pragma: no cover - interface
         raise NotImplementedError

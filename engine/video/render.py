@@ -3,9 +3,11 @@
 One frame is held at a time (plus the previous input and output for the flow), so memory stays
 flat with the clip's length. Every frame is a job run through :func:`engine.runner.run_job`
 with the clip's styles, regions and parameters; the strategies' caches keep the styles' encoded
-statistics across frames. Feed-forward strategies get the flow blend of :mod:`.temporal`;
-optimisation strategies run frame by frame from their own start (their stylised start cannot
-yet be given an image) and get the same blend on their outputs.
+statistics across frames. Feed-forward strategies get the flow blend of :mod:`.temporal`.
+Optimisation strategies follow Ruder et al. (2016): after the first frame (the strategy's full
+schedule), each frame starts from the previous output warped along the flow (its own stylised
+start where the flow fails) and runs a few steps at the output size with a temporal loss that
+keeps the warped strokes where the flow holds (``engine.job.PreviousFrame``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import torch
 
 from ..errors import InputError
 from ..images import atomic_write, resize, size_for_long_edge
-from ..job import StyleJob
+from ..job import PreviousFrame, StyleJob
 from ..runner import check_job, run_job
 from ..strategy import RunContext
 from .reader import Clip, ClipInfo, Position, open_clip
-from .temporal import BLEND, TemporalBlender
+from .flow import warp
+from .temporal import BLEND, Motion, TemporalBlender
 from .writer import AudioPlan, FolderWriter, VideoWriter, atomic_folder, check_video_output, is_folder_output
 
 
@@ -39,6 +42,10 @@ class VideoOptions:
     end: Position | None = None
     #: frame rate of a folder of frames (a video file carries its own)
     fps: float | None = None
+    #: optimisation strategies, temporal on: steps per frame after the first, and the temporal
+    #: loss's weight (see PreviousFrame)
+    frame_steps: int = PreviousFrame.steps
+    temporal_weight: float = PreviousFrame.temporal_weight
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ def _tensor(rgb: np.ndarray) -> torch.Tensor:
     if not rgb.flags.writeable:
         rgb = rgb.copy()
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255)
+
+
+def _chw(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 float in [0, 1] as 1x3xHxW."""
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
 def _hwc(t: torch.Tensor) -> np.ndarray:
@@ -150,7 +162,14 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
         plan = AudioPlan()
         if info.has_audio and folder:
             plan.status = "dropped (a folder of frames has no audio)"
-        blender = TemporalBlender(options.blend) if options.temporal else None
+        from ..registry import strategies
+
+        # feed-forward strategies blend their outputs along the flow; optimisation ones optimise
+        # each frame from the previous output with a temporal loss
+        linked = options.temporal and strategies.get(job.strategy).links_frames
+        blender = TemporalBlender(options.blend) if options.temporal and not linked else None
+        motion = Motion() if linked else None
+        previous: list[np.ndarray] = []  # the last output (HxWx3 float), for the linked start
 
         def frames_all():
             yield first
@@ -160,10 +179,18 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
             for frame in frames_all():
                 ctx.check()
                 content = resize(_tensor(frame.rgb), render_hw)
-                result = run_job(template.with_(content=content), ctx)
+                frame_job = template.with_(content=content)
+                if motion is not None:
+                    moved = motion.step(_hwc(content))
+                    if moved is not None and previous:
+                        frame_job = frame_job.with_(previous=PreviousFrame(
+                            _chw(warp(previous[0], moved.back)), torch.from_numpy(moved.mask).float(),
+                            options.temporal_weight, options.frame_steps))
+                result = run_job(frame_job, ctx)
                 styl = _hwc(result.image if tuple(result.image.shape[-2:]) == render_hw
                             else resize(result.image, render_hw))
                 image = blender.step(_hwc(content), styl) if blender is not None else styl
+                previous[:] = [image]
                 rgb = _u8(image[: write_hw[0], : write_hw[1]])
                 writer.write(rgb, frame.pts)
                 report.frames += 1

@@ -35,6 +35,8 @@ class GatysStrategy(Strategy):
     title = "Gatys (optimisation)"
     description = "Optimises the picture itself against the style's Gram statistics. Best quality, slowest."
     Params = GatysParams
+    #: video: each frame from the previous output (engine.optimise.coarse_to_fine)
+    links_frames = True
 
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
         p: GatysParams = job.params

@@ -70,6 +70,8 @@ class MaskedStrategy(Strategy):
     description = ("Each painted region takes its own style, matched only under its mask: no style pollution "
                    "across objects. Coarse-to-fine, with soft region edges.")
     Params = MaskedParams
+    #: video: each frame from the previous output (engine.optimise.coarse_to_fine)
+    links_frames = True
     honours_regions = True
 
     def terms(self, job: StyleJob, p: MaskedParams, net, hw: tuple[int, int], content: torch.Tensor,

@@ -40,6 +40,8 @@ class MultiScaleStrategy(Strategy):
     title = "Multi-scale (coarse-to-fine)"
     description = "Optimises small first, then refines at growing sizes: near-Gatys quality, several times faster."
     Params = MultiScaleParams
+    #: video: each frame from the previous output (engine.optimise.coarse_to_fine)
+    links_frames = True
 
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
         p: MultiScaleParams = job.params
