@@ -145,7 +145,7 @@ def main() -> None:
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(args.threads)
     app = QApplication.instance() or QApplication([])
     from editor.brush import BrushSettings
     from editor.mainwindow import MainWindow

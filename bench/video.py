@@ -40,7 +40,7 @@ import av  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from engine import metrics, params  # noqa: E402
-from engine.images import load_image, resize  # noqa: E402
+from engine.images import load_image  # noqa: E402
 from engine.job import StyleJob, StyleSource  # noqa: E402
 from engine.registry import strategies  # noqa: E402
 from engine.video import FrameDone, VideoOptions, render_video  # noqa: E402

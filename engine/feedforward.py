@@ -20,6 +20,11 @@ from .strategy import Event, Progress, Result, RunContext, Strategy
 PREVIEW_EDGE = 256
 
 
+def decode_picture(decoder: torch.nn.Module, feat: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Decode features and crop back to ``hw`` (the size before padding), float32 clamped to [0, 1]."""
+    return decoder(feat)[..., : hw[0], : hw[1]].float().clamp(0, 1)
+
+
 class FeedForwardStrategy(Strategy):
     """Base of strategies that render in one pass; their Params declare ``preview`` and ``measure``."""
 

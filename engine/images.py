@@ -251,3 +251,14 @@ def style_size(style: torch.Tensor, out_hw: tuple[int, int], scale: float = 1.0)
 
 def scale_style(style: torch.Tensor, out_hw: tuple[int, int], scale: float = 1.0) -> torch.Tensor:
     return resize(style, style_size(style, out_hw, scale))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad the bottom/right so H and W divide by ``multiple`` (an encoder's total pooling);
+    returns (padded, (h, w)). Replicate where the picture is too small to reflect."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)

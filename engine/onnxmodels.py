@@ -48,6 +48,12 @@ from torch import nn
 
 from .errors import BrushworkError, InputError
 
+#: the help text of the instant strategies' ``backend`` parameter
+BACKEND_HELP = ("torch: PyTorch; onnx: the same nets exported to ONNX and run by onnxruntime "
+                "(pip install brushwork[onnx]; exported on first use into the user cache); onnx-int8: "
+                "their INT8 quantisation, faster on CPUs with INT8 dot products, slightly different. "
+                "Print-size (tiled) exports run in torch.")
+
 #: the optional extra that brings onnx and onnxruntime
 EXTRA = "pip install brushwork[onnx]"
 OPSET = 17

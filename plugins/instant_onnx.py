@@ -36,13 +36,9 @@ from torch import nn
 
 from engine import onnxmodels, weights
 from engine.errors import InputError
-from engine.images import load_image, resize
+from engine.images import load_image, pad_to_multiple, resize
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-BACKEND_HELP = ("torch: PyTorch; onnx: the same nets exported to ONNX and run by onnxruntime "
-                "(pip install brushwork[onnx]; exported on first use into the user cache); onnx-int8: "
-                "their INT8 quantisation, faster on CPUs with INT8 dot products, slightly different. "
-                "Print-size (tiled) exports run in torch.")
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 #: long edge of the real picture every export is checked on, and of the calibration pictures
 CHECK_EDGE = 256
@@ -73,7 +69,6 @@ def _plain(module: nn.Module) -> nn.Module:
 
 
 def _padded(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    from plugins.adain.model import pad_to_multiple
 
     return pad_to_multiple(x, multiple)[0]
 

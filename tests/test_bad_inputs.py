@@ -4,7 +4,6 @@ nothing and loses nothing. Cases fail before rendering, or render AdaIN at 64 px
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import signal

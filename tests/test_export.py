@@ -6,7 +6,6 @@ tile sizes are forced small so that even these pictures are cut into many tiles.
 
 from __future__ import annotations
 
-import threading
 import zlib
 
 import numpy as np

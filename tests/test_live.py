@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 
 import numpy as np
 import torch
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
 from engine import params as params_mod

@@ -51,7 +51,8 @@ def onnx_run(path, **feeds) -> torch.Tensor:
 
 def test_export_model_writes_checked_onnx_that_matches_torch(tmp_path, content, style, capsys):
     from plugins.adain import nets
-    from plugins.adain.model import adain, mean_std, pad_to_multiple, stylise_features
+    from engine.feedforward import decode_picture
+    from plugins.adain.model import adain, mean_std, pad_to_multiple
 
     out = tmp_path / "adain"
     assert main(["export-model", "adain", "--format", "onnx", "-o", str(out)]) == 0
@@ -72,8 +73,8 @@ def test_export_model_writes_checked_onnx_that_matches_torch(tmp_path, content, 
     with torch.no_grad():
         fc = enc(x)
         target = adain(fc, *mean_std(enc(s)))
-        ref = stylise_features(dec, target, hw)
-        mixed = stylise_features(dec, 0.7 * target + 0.3 * fc, hw)
+        ref = decode_picture(dec, target, hw)
+        mixed = decode_picture(dec, 0.7 * target + 0.3 * fc, hw)
     fo = onnx_run(out / "encoder.onnx", image=x)
     assert float((fo - fc).abs().max() / fc.abs().max()) <= 1e-5
     got = onnx_run(out / "decoder.onnx", features=target)[..., : hw[0], : hw[1]].clamp(0, 1)

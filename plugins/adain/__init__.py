@@ -15,14 +15,14 @@ from torch import nn
 
 from engine.colour import match_histogram, preserve
 from engine.errors import InputError
-from engine.feedforward import FeedForwardStrategy
+from engine.feedforward import FeedForwardStrategy, decode_picture
 from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
+from engine.onnxmodels import BACKEND_HELP
 from engine.params import param
 from engine.precision import INSTANT_PRECISION_HELP, instant_bf16
 from engine.regions import region_masks
 from engine.strategy import RunContext
-from plugins.instant_onnx import BACKEND_HELP
 
 from .model import (
     StyleFeatureCache,
@@ -33,7 +33,6 @@ from .model import (
     load_encoder,
     mean_std,
     pad_to_multiple,
-    stylise_features,
     style_cache,
 )
 
@@ -174,7 +173,7 @@ class AdaINStrategy(FeedForwardStrategy):
                 target = adain(fc, *glob)
             target = p.alpha * target + (1 - p.alpha) * fc
             with autocast(p, device):
-                image = stylise_features(decoder, target, hw)
+                image = decode_picture(decoder, target, hw)
         return preserve("luminance" if p.colour == "luminance" else "none", image, content.to(device)).cpu()
 
     def regional_target(self, job: StyleJob, p: AdaINParams, fc: torch.Tensor,

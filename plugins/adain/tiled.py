@@ -17,13 +17,14 @@ import torch
 
 from engine.colour import match_histogram, preserve
 from engine.errors import InputError
+from engine.feedforward import decode_picture
 from engine.images import scale_style, size_for_long_edge
 from engine.job import StyleJob
 from engine.regions import region_masks
 from engine.strategy import RunContext
 from engine.tiling import Box, TileSource, cell_slice, choose_tile_size, plan_tiles
 
-from .model import DOWNSAMPLE, EPS, StyleStats, adain, pad_to_multiple, stylise_features
+from .model import DOWNSAMPLE, EPS, StyleStats, adain, pad_to_multiple
 
 if TYPE_CHECKING:
     from . import AdaINParams, AdaINStrategy
@@ -185,7 +186,7 @@ class AdaINTiles:
             target = adain(fc, *self.glob, content_stats=stats("all"))
         target = self.p.alpha * target + (1 - self.p.alpha) * fc
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.autocast):
-            image = stylise_features(self.decoder, target, hw)
+            image = decode_picture(self.decoder, target, hw)
         if self.p.colour == "luminance":
             image = preserve("luminance", image, context_pixels.to(self.device))
         return image

@@ -24,15 +24,14 @@ from engine import distilled
 from engine.colour import preserve
 from engine.errors import InputError
 from engine.featurecache import ContentFeatureCache
-from engine.feedforward import FeedForwardStrategy
-from engine.images import resize, scale_style
+from engine.feedforward import FeedForwardStrategy, decode_picture
+from engine.images import pad_to_multiple, resize, scale_style
 from engine.job import StyleJob, StyleSource
+from engine.onnxmodels import BACKEND_HELP
 from engine.params import param
 from engine.precision import INSTANT_PRECISION_HELP, instant_bf16
 from engine.regions import RegionMasks, region_masks
 
-from plugins.adain.model import FastEncoder, pad_to_multiple, stylise_features
-from plugins.instant_onnx import BACKEND_HELP
 
 from .cache import StyleLevelCache, scaled_styles, style_levels
 from .palette import take_palette, wanted
@@ -97,10 +96,10 @@ def net_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
 
 def nets(level: int, device: torch.device, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, nn.Module]:
     """Encoder and decoder ``level``, loaded once per device and dtype, channels-last (oneDNN's NHWC
-    kernels), the encoder wrapped for in-place ReLUs as AdaIN's fast path is."""
+    kernels); without autograd both run with in-place ReLUs (engine.distilled)."""
     key = (level, str(device), dtype)
     if key not in _nets:
-        enc = FastEncoder(distilled.load_encoder(level)).eval().requires_grad_(False)
+        enc = distilled.load_encoder(level).requires_grad_(False)
         dec = distilled.load_decoder(level).requires_grad_(False)
         _nets[key] = (enc.to(device, dtype, memory_format=torch.channels_last),
                       dec.to(device, dtype, memory_format=torch.channels_last))
@@ -147,7 +146,7 @@ def encode(encoder: nn.Module, x: torch.Tensor, device: torch.device, precision:
 def decode(decoder: nn.Module, feat: torch.Tensor, hw: tuple[int, int], device: torch.device,
            precision: str = "auto") -> torch.Tensor:
     with _autocast(device, precision):
-        return stylise_features(decoder, feat.to(_weights_dtype(decoder)), hw)
+        return decode_picture(decoder, feat.to(_weights_dtype(decoder)), hw)
 
 
 def level_stride(level: int) -> int:
