@@ -92,7 +92,7 @@ def cache_name(p: AdaINParams, device: torch.device | None = None) -> str:
 
 def bf16(p: AdaINParams, device: torch.device) -> bool:
     """A single pass's nets under bfloat16 autocast (engine.precision.instant_bf16; bench/instant.py's
-    torch-bf16 rows measure exactly this path). Style statistics stay float32."""
+    torch-bf16 rows measure exactly this path)."""
     return p.backend == "torch" and instant_bf16(device, p.precision)
 
 
@@ -140,7 +140,8 @@ class AdaINStrategy(FeedForwardStrategy):
         img = scale_style(source.image, out_hw, p.style_scale)
         if p.colour == "histogram":
             img = match_histogram(img, content)
-        return self.cache.get(encoder, cache_name(p), img, device)
+        with autocast(p, device):  # the statistics are float32 either way (model.StyleFeatureCache)
+            return self.cache.get(encoder, cache_name(p, device), img, device)
 
     def render(self, job: StyleJob, p: AdaINParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
         """One AdaIN pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
