@@ -292,6 +292,7 @@ class Canvas(ImageView):
         self._overlays: dict[int, OverlayItem] = {}
         self._outlines: dict[int, OutlineItem] = {}
         doc.contentChanged.connect(self._content_changed)
+        doc.frameChanged.connect(self._frame_changed)
         doc.regionsChanged.connect(self.rebuild_overlays)
         doc.regionsChanged.connect(self.turn_to_painting)
         doc.maskChanged.connect(self._refresh_overlay)
@@ -310,6 +311,12 @@ class Canvas(ImageView):
             self.split_x = img.width() / 2
         self.rebuild_overlays()
         self.fit()
+
+    def _frame_changed(self) -> None:
+        """Another frame of the clip: new pixels under the same regions, zoom and pan kept."""
+        img = self.doc.content
+        self.content_item.setPixmap(QPixmap.fromImage(img))
+        self._content_rgb = image_array(img.convertToFormat(QImage.Format.Format_RGB888), 3)
 
     def show_image(self, image) -> None:
         """Show a tensor (a live preview or a result) over the content, scaled to its size.

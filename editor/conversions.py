@@ -24,6 +24,12 @@ def qimage_to_tensor(img: QImage) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
+def rgb_to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 (a decoded video frame) -> 1x3xHxW float in [0, 1]."""
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8).astype(np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
 def tensor_to_qimage(t: torch.Tensor) -> QImage:
     if t.dim() == 4:
         t = t[0]

@@ -74,6 +74,8 @@ class ResultEntry:
 
 class Document(QObject):
     contentChanged = Signal()
+    #: the content's pixels changed but not its size (another frame of the open clip): regions stay
+    frameChanged = Signal()
     stylesChanged = Signal()
     regionsChanged = Signal()
     #: a region's mask changed (the region object)
@@ -113,6 +115,20 @@ class Document(QObject):
         self.undo_stack.clear()
         self.contentChanged.emit()
         self.regionsChanged.emit()
+        self.resultChanged.emit()
+
+    def set_frame(self, image: torch.Tensor) -> None:
+        """Another frame of the same clip as the content: the regions and undo history stay (they
+        fit the same size); the result is dropped, since it was rendered from another frame."""
+        if self._content_tensor is None or tuple(image.shape[-2:]) != tuple(self._content_tensor.shape[-2:]):
+            have = "no picture" if self._content_tensor is None else \
+                f"{self._content_tensor.shape[-1]}x{self._content_tensor.shape[-2]}"
+            raise InputError(f"A frame of {image.shape[-1]}x{image.shape[-2]} px cannot replace {have}: "
+                             "every frame of a clip has one size.")
+        self._content_tensor = image
+        self.content = tensor_to_qimage(image)
+        self.result = None
+        self.frameChanged.emit()
         self.resultChanged.emit()
 
     def content_tensor(self) -> torch.Tensor | None:

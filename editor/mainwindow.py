@@ -24,11 +24,12 @@ from engine.errors import BrushworkError, InputError
 from engine.images import image_size, load_image, max_pixels
 from engine.project import SUFFIX, Project, load_project, save_project
 from engine.registry import segmenters, strategies
+from engine.video import is_video_input
 
 from .brush import BrushSettings
 from .canvas import Canvas, HoldToCompare, Tool
 from .compare import CompareSetup, CompareWindow, Variant
-from .conversions import mask_to_tensor, tensor_to_mask
+from .conversions import mask_to_tensor, rgb_to_tensor, tensor_to_mask
 from .document import Document, ResultEntry
 from .export_dialog import ExportDialog, ExportRunner, ExportSettings
 from .job_panel import JobPanel, caption
@@ -40,6 +41,8 @@ from .segmenting import SegmentRunner
 from .strategy_panel import StrategyPanel
 from .styles_panel import IMAGE_FILTER, StylesPanel
 from .undo import AddRegion, MaskEdit
+from .video import VIDEO_FILTER, FrameScrubber, FrameSeeker, OpenedClip, read_first_frame
+from .video_export import VideoExportDialog, VideoExportRunner, VideoExportSettings
 
 PROJECT_FILTER = f"Brushwork projects (*{SUFFIX})"
 #: a photo with a longer side than this is offered a downscale on open: painting and renders stay quick
@@ -88,6 +91,11 @@ class MainWindow(QMainWindow):
         self.queue = JobQueue(parent=self)
         self.exporter = ExportRunner(self)
         self.segmenter = SegmentRunner(self)
+        self.video_exporter = VideoExportRunner(self)
+        #: the open clip (None for a photo): its info and path; the canvas shows frame ``clip_frame``
+        self.clip: OpenedClip | None = None
+        self.clip_frame = 0
+        self.frame_seeker: FrameSeeker | None = None
         self.live = LiveMode(self.doc, lambda name: self.doc.params.get(name, {}), self)
 
         self.styles_panel = StylesPanel(self.doc)
@@ -104,6 +112,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_tool_options()
+        self._build_clip_bar()
         self._build_status()
         self._connect()
         self.hold_to_compare = HoldToCompare(self, self.canvas)
@@ -138,12 +147,17 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         f = mb.addMenu("&File")
         self._action(f, "Open image…", self._ask_open_image, QKeySequence.StandardKey.Open, "Open a content photo")
+        self._action(f, "Open video…", self._ask_open_video, "Ctrl+Alt+O",
+                     "Open a clip: paint regions on any frame, preview it, export the whole clip")
         self._action(f, "Open project…", self._ask_open_project, "Ctrl+Shift+O")
         f.addSeparator()
         self._action(f, "Save project", self.save, QKeySequence.StandardKey.Save)
         self._action(f, "Save project as…", self.save_as, QKeySequence.StandardKey.SaveAs)
         f.addSeparator()
         self._action(f, "Export…", self.ask_export, "Ctrl+E", "Export the result at pixel or print size")
+        self.export_video_action = self._action(f, "Export video…", self.ask_export_video, "Ctrl+Shift+E",
+                                                "Stylise the whole open clip with the current strategy and regions")
+        self.export_video_action.setEnabled(False)
         f.addSeparator()
         self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -273,6 +287,17 @@ class MainWindow(QMainWindow):
         self.opacity_slider.valueChanged.connect(self._brush_from_sliders)
         self.tolerance_slider.valueChanged.connect(lambda v: setattr(self.canvas, "fill_tolerance", v / 100))
 
+    def _build_clip_bar(self) -> None:
+        """The frame scrubber, under the canvas while a clip is open."""
+        self.clip_bar = QToolBar("Clip")
+        self.clip_bar.setObjectName("clip")
+        self.clip_bar.setMovable(False)
+        self.scrubber = FrameScrubber()
+        self.clip_bar.addWidget(self.scrubber)
+        self.clip_bar.addAction(self.export_video_action)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.clip_bar)
+        self.clip_bar.hide()
+
     def _build_status(self) -> None:
         sb = self.statusBar()
         self.result_scale_label = QLabel()
@@ -333,6 +358,12 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._export_finished)
         self.exporter.failed.connect(self._export_failed)
         self.exporter.cancelled.connect(lambda: self.job_panel.job_ended("Export cancelled; nothing was written."))
+        self.scrubber.frameRequested.connect(self.show_frame)
+        self.video_exporter.progressed.connect(self._video_progress)
+        self.video_exporter.finished.connect(self._video_finished)
+        self.video_exporter.failed.connect(self._video_failed)
+        self.video_exporter.cancelled.connect(self._video_cancelled)
+        self.doc.frameChanged.connect(self.live.edited)
 
     # ================================================================ state
     def _changed(self, *_: Any) -> None:
@@ -391,6 +422,8 @@ class MainWindow(QMainWindow):
             return
         if path.endswith(SUFFIX):
             self.open_project(path)
+        elif is_video_input(path):
+            self.open_video(path)
         else:
             self.open_image(path)
 
@@ -421,9 +454,114 @@ class MainWindow(QMainWindow):
         except InputError as exc:
             self.alert("Cannot open image", str(exc), "Choose a PNG, JPEG, TIFF or WebP picture.")
             return False
+        self._close_clip()
         self.doc.set_content(image, Path(path).name)
         self._changed()
         return True
+
+    # ================================================================ video
+    def _ask_open_video(self) -> None:
+        if not self._may_replace_work():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", "", VIDEO_FILTER)
+        if path:
+            self.open_video(path)
+
+    def open_video(self, path: str | Path) -> bool:
+        """Open a clip: its first frame becomes the canvas and the scrubber picks any other."""
+        try:
+            opened = read_first_frame(path)
+        except BrushworkError as exc:
+            self.alert("Cannot open video", str(exc),
+                       "Choose a video (MP4, MOV, MKV, WebM…) or a folder of numbered frames; nothing was changed.")
+            return False
+        self._close_clip()
+        self.doc.set_content(rgb_to_tensor(opened.first.rgb), Path(path).name)
+        self.clip, self.clip_frame = opened, 0
+        self.frame_seeker = FrameSeeker(Path(path), self)
+        self.frame_seeker.decoded.connect(self._frame_decoded)
+        self.frame_seeker.failed.connect(lambda m, fix: self.alert("Cannot show that frame", m, fix))
+        self.scrubber.set_clip(opened.info)
+        self.clip_bar.show()
+        self.export_video_action.setEnabled(True)
+        info = opened.info
+        frames = f"{info.frames} frames" if info.frames else "frames"
+        self.statusBar().showMessage(f"{Path(path).name}: {info.width} x {info.height}, {frames} at "
+                                     f"{float(info.fps):.3g} fps. Paint regions on any frame; File > Export video "
+                                     "renders the clip.", 8000)
+        self._changed()
+        return True
+
+    def show_frame(self, index: int) -> None:
+        """Ask for frame ``index`` of the open clip (decoded off the GUI thread; the latest asked wins)."""
+        if self.frame_seeker is not None:
+            self.frame_seeker.seek(index)
+
+    def _frame_decoded(self, index: int, frame) -> None:
+        if self.clip is None or self.sender() is not self.frame_seeker:
+            return  # from a clip closed since
+        try:
+            self.doc.set_frame(rgb_to_tensor(frame.rgb))
+        except BrushworkError as exc:
+            self.alert("Cannot show that frame", str(exc), "")
+            return
+        self.clip_frame = frame.index
+        if index == self.scrubber.slider.value():
+            self.scrubber.show_frame(frame.index)
+
+    def _close_clip(self) -> None:
+        if self.frame_seeker is not None:
+            self.frame_seeker.close(timeout=0.5)
+            self.frame_seeker.deleteLater()
+        self.frame_seeker, self.clip, self.clip_frame = None, None, 0
+        self.clip_bar.hide()
+        self.export_video_action.setEnabled(False)
+
+    def ask_export_video(self) -> None:
+        if self.clip is None:
+            self.alert("No video open", "Export video renders an open clip.", "Open one with File > Open video…")
+            return
+        stem = Path(self.clip.info.path).stem
+        dialog = VideoExportDialog(self.clip.info, Path.home() / f"{stem}-styled.mp4", self)
+        if dialog.exec():
+            self.export_video(dialog.settings())
+
+    def export_video(self, settings: VideoExportSettings) -> bool:
+        """Render the open clip with the Strategy panel's strategy, the styles and regions, on a thread."""
+        if self.clip is None:
+            return False
+        if self.video_exporter.busy():
+            self.statusBar().showMessage("A video export is still running (Esc cancels it).", 4000)
+            return False
+        try:
+            job = self._job_for(self.current_variant())
+        except BrushworkError as exc:
+            self.alert("Cannot export video", *explain(exc))
+            return False
+        self.job_panel.job_started(f"Exporting video {settings.path.name}", 0)
+        self.video_exporter.start(settings, job, Path(self.clip.info.path))
+        return True
+
+    def _video_progress(self, done: int, total: int) -> None:
+        self.job_panel.job_progress(ProgressInfo(-1, done, max(total, done), f"frame {done}"
+                                                 + (f" of {total}" if total else ""), None))
+
+    def _video_finished(self, path: str, report) -> None:
+        self.last_export = Path(path)
+        notes = "".join(f" {n}" for n in report.notes)
+        self.job_panel.job_ended(f"Done: exported {Path(path).name} ({report.frames} frames, "
+                                 f"{report.frames / max(report.seconds, 1e-9):.2f} fps, audio {report.audio})")
+        self.job_panel.queue_idle()
+        self.statusBar().showMessage(f"Exported {path}.{notes}", 8000)
+
+    def _video_failed(self, message: str, fix: str) -> None:
+        self.job_panel.job_ended("Video export failed; nothing was written.")
+        self.job_panel.queue_idle()
+        self.alert("Video export failed", message, fix)
+
+    def _video_cancelled(self) -> None:
+        self.job_panel.job_ended("Video export cancelled; nothing was written.")
+        self.job_panel.queue_idle()
 
     def _ask_downscale(self, path: Path) -> tuple[bool, int | None]:
         """(open it?, long edge to downscale to or None): asked only for a large picture.
@@ -470,6 +608,7 @@ class MainWindow(QMainWindow):
 
     def load(self, project: Project) -> None:
         """Show ``project`` (from a file, the recovery file or the bundled sample)."""
+        self._close_clip()
         self.doc.load_project(project)
         self.strategy_panel.sync_from_document()
         self.job_panel.refresh_kept()
@@ -655,6 +794,7 @@ class MainWindow(QMainWindow):
         """Stop the running job, everything queued, and a running export (within a step)."""
         self.queue.cancel()
         self.exporter.cancel()
+        self.video_exporter.cancel()
 
     def keep_result(self) -> None:
         if self.doc.result is None:
@@ -836,6 +976,8 @@ class MainWindow(QMainWindow):
         self.queue.shutdown()
         self.live.shutdown()
         self.exporter.cancel()
+        self.video_exporter.cancel()
+        self._close_clip()
         self.autosave.timer.stop()
         self.autosave.discard()
         if self.compare_window is not None:

@@ -127,6 +127,12 @@ class Clip:
     def frames(self, start: Position | None = None, end: Position | None = None) -> Iterator[Frame]:
         raise NotImplementedError  # pragma: no cover - interface
 
+    def frame_at(self, index: int) -> Frame:
+        """One frame by its 0-based index (clamped to the clip), without decoding from the start:
+        the editor's scrubber. It moves the read position, so stream with ``frames()`` on a clip of
+        its own."""
+        raise NotImplementedError  # pragma: no cover - interface
+
     def close(self) -> None:
         pass
 
@@ -207,6 +213,35 @@ class VideoClip(Clip):
             raise InputError(f"The video stream of {self.path} is unreadable after {index} frame(s) "
                              f"({_reason(exc)}); the file may be truncated or corrupt.") from None
 
+    def frame_at(self, index: int) -> Frame:
+        """Seek to the key frame at or before the frame's time, then decode up to it.
+
+        The index is counted at the average rate (exact for a constant frame rate; on a variable
+        one, the frame showing at ``index / fps`` seconds). Past the end: the last frame."""
+        import av
+
+        info = self.info
+        fps = float(info.fps)
+        target = max(0, index) / fps
+        self.container.seek(self.start_pts + int(target / info.time_base), stream=self.stream, backward=True,
+                            any_frame=False)
+        last = None
+        try:
+            for frame in self.container.decode(self.stream):
+                pts = frame.pts if frame.pts is not None else self.start_pts
+                seconds = float((pts - self.start_pts) * info.time_base)
+                last = (frame, pts, seconds)
+                if seconds >= target - 0.5 / fps:
+                    break
+        except av.error.FFmpegError as exc:
+            if last is None:
+                raise InputError(f"Frame {index} of {self.path} is unreadable ({_reason(exc)}); the file may be "
+                                 "truncated or corrupt.") from None
+        if last is None:
+            raise InputError(f"{self.path} has no frame at {target:.2f}s; nothing to show.")
+        frame, pts, seconds = last
+        return Frame(frame.to_ndarray(format="rgb24"), round(seconds * fps), pts, seconds)
+
     def close(self) -> None:
         self.container.close()
 
@@ -244,6 +279,16 @@ class FolderClip(Clip):
                 raise InputError(f"Frame {f.name} is {rgb.shape[1]}x{rgb.shape[0]} px but the first frame is "
                                  f"{self.info.width}x{self.info.height}; every frame of a clip needs one size.")
             yield Frame(rgb, index, index, seconds)
+
+    def frame_at(self, index: int) -> Frame:
+        from ..images import load_pil
+
+        index = min(max(0, index), len(self.files) - 1)
+        rgb = np.asarray(load_pil(self.files[index], "RGB"))
+        if rgb.shape[:2] != (self.info.height, self.info.width):
+            raise InputError(f"Frame {self.files[index].name} is {rgb.shape[1]}x{rgb.shape[0]} px but the first frame "
+                             f"is {self.info.width}x{self.info.height}; every frame of a clip needs one size.")
+        return Frame(rgb, index, index, float(index / self.info.fps))
 
 
 def _reason(exc: BaseException) -> str:
