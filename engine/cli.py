@@ -259,6 +259,39 @@ def cmd_weights_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- export-model
+def exportable() -> list[str]:
+    """Strategies whose networks export to ONNX (they define ``export_onnx``)."""
+    return [name for name, cls in strategies.all().items() if callable(getattr(cls, "export_onnx", None))]
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from . import onnxmodels
+
+    if args.format != "onnx":
+        raise InputError(f"Unknown model format '{args.format}'; only onnx is supported.")
+    if args.strategy not in exportable():
+        raise InputError(f"'{args.strategy}' has no networks to export; these do: {', '.join(exportable()) or 'none'}.")
+    onnxmodels.require()
+    onnxmodels.require("onnx")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cls = strategies.get(args.strategy)
+    p = params_mod.make(cls.Params, params_mod.parse_assignments(args.set or []))
+    manifest = cls().export_onnx(Path(args.output), args.int8, p)
+    print(f"{'net':10s} {'file':22s} {'max diff':>9s} {'mean diff':>10s}   "
+          f"(against PyTorch, {onnxmodels.CHECK_EDGE} px sample)")
+    for n in manifest["nets"]:
+        rows = [(n["file"], n["float32"])] + ([(n["int8"]["file"], n["int8"])] if "int8" in n else [])
+        for file, d in rows:
+            rel = "" if n["role"] != "encoder" else f"  (relative {d['max_rel_diff']:.1e})"
+            print(f"{n['name']:10s} {file:22s} {d['max_abs_diff']:9.2e} {d['mean_abs_diff']:10.2e}{rel}")
+    print(f"wrote {len(manifest['nets'])} nets and {onnxmodels.MANIFEST} to {args.output}")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brushwork", description="Neural style transfer, headless.")
@@ -330,6 +363,19 @@ def make_parser() -> argparse.ArgumentParser:
     w.add_argument("--target", help="where to put them (default: the project's weights/ or the user cache)")
     w.add_argument("--all", action="store_true", help="optional files too")
     w.set_defaults(func=cmd_weights_fetch)
+
+    p = sub.add_parser("export-model", help="write an instant strategy's networks as ONNX",
+                       description="Export a strategy's networks (adain, universal) as ONNX with dynamic height "
+                                   "and width, and a manifest.json saying how to chain them; each file is checked "
+                                   "against PyTorch on a bundled sample.")
+    p.add_argument("strategy", help="a strategy with networks: adain or universal (or a plugin's)")
+    p.add_argument("--format", default="onnx", help="onnx (the only one)")
+    p.add_argument("--int8", action="store_true", help="also write statically quantised INT8 copies (*.int8.onnx)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="strategy parameter picking the nets, e.g. adain's encoder=vgg16 or decoder=reconstruction")
+    p.add_argument("--threads", type=int, default=0, help="torch and onnxruntime CPU threads (0: torch's default)")
+    p.add_argument("-o", "--output", required=True, help="folder to write the .onnx files and manifest.json into")
+    p.set_defaults(func=cmd_export_model)
 
     for name, register in commands.all().items():
         register(sub)

@@ -87,6 +87,10 @@ class Strategy:
     def run(self, job: Any, ctx: RunContext) -> Iterator[Event]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    # A strategy whose networks export to ONNX (``brushwork export-model NAME``) also defines
+    #     def export_onnx(self, out: Path, int8: bool, params) -> dict
+    # writing them with engine.onnxmodels.export_set into ``out`` and returning its manifest.
+
     @classmethod
     def describe(cls) -> dict:
         from .params import specs

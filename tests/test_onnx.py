@@ -138,20 +138,19 @@ def test_missing_onnxruntime_is_a_clear_error(content, style, monkeypatch, capsy
 
 
 def test_stale_cached_export_is_rebuilt(content, style):
-    from plugins.instant_onnx import adain_nets, adain_weights
+    from plugins.adain.onnx import onnx_nets, weights
 
-    cpu = torch.device("cpu")
-    enc, _ = adain_nets("fast", "trained", "onnx", cpu)
+    enc, _ = onnx_nets("fast", "trained", "onnx")
     folder = enc.path.parent
     made = (folder / "manifest.json").stat().st_mtime_ns
-    assert adain_nets("fast", "trained", "onnx", cpu)[0].path.parent == folder
+    assert onnx_nets("fast", "trained", "onnx")[0].path.parent == folder
     assert (folder / "manifest.json").stat().st_mtime_ns == made  # reused while the weights match
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["weights"]["distilled16x/encoder4"] = "0" * 64  # as if exported from other weights
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    enc2, _ = adain_nets("fast", "trained", "onnx", cpu)
+    enc2, _ = onnx_nets("fast", "trained", "onnx")
     rebuilt = onnxmodels.read_manifest(folder)
-    assert rebuilt["weights"] == adain_weights("fast", "trained")
+    assert rebuilt["weights"] == weights("fast", "trained")
     assert (folder / "manifest.json").stat().st_mtime_ns != made
     assert enc2.path.is_file() and enc2 is not enc  # a fresh session on the new file
     # and renders still match torch

@@ -75,12 +75,12 @@ def nets(encoder: str, decoder: str, device: torch.device) -> tuple[nn.Module, n
 
 def backend_nets(p: AdaINParams, device: torch.device) -> tuple[nn.Module, nn.Module]:
     """The encoder and decoder ``p.backend`` runs: the torch modules, or their ONNX exports
-    through onnxruntime (plugins/instant_onnx.py), which are called the same way."""
+    through onnxruntime (plugins/adain/onnx.py), which are called the same way."""
     if p.backend == "torch":
         return nets(p.encoder, p.decoder, device)
-    from plugins.instant_onnx import adain_nets
+    from .onnx import onnx_nets
 
-    return adain_nets(p.encoder, p.decoder, p.backend, device)
+    return onnx_nets(p.encoder, p.decoder, p.backend)
 
 
 def cache_name(p: AdaINParams, device: torch.device | None = None) -> str:
@@ -124,6 +124,12 @@ class AdaINStrategy(FeedForwardStrategy):
 
     #: the style cache (a class attribute so tests and the editor can inspect hits)
     cache: StyleFeatureCache = style_cache
+
+    def export_onnx(self, out, int8: bool, p: AdaINParams) -> dict:
+        """``brushwork export-model adain``: the encoder and decoder ``p`` picks, and AdaIN end to end."""
+        from .onnx import export
+
+        return export(out, int8, p.encoder, p.decoder)
     #: encoded contents: a live edit (mask, alpha, style) re-runs only the transform and the decode
     contents = content_cache
 

@@ -109,12 +109,12 @@ def nets(level: int, device: torch.device, dtype: torch.dtype = torch.float32) -
 def backend_nets(level: int, device: torch.device, backend: str = "torch",
                  precision: str = "auto") -> tuple[nn.Module, nn.Module]:
     """Level ``level``'s encoder and decoder as ``backend`` runs them: the torch modules, or their
-    ONNX exports through onnxruntime (plugins/instant_onnx.py); the WCT between stays in torch."""
+    ONNX exports through onnxruntime (plugins/universal/onnx.py); the WCT between stays in torch."""
     if backend == "torch":
         return nets(level, device, net_dtype(device, precision))
-    from plugins.instant_onnx import universal_nets
+    from .onnx import onnx_nets
 
-    return universal_nets(level, backend, device)
+    return onnx_nets(level, backend)
 
 
 def features_tag(backend: str, device: torch.device, precision: str) -> str:
@@ -191,6 +191,12 @@ class UniversalStrategy(FeedForwardStrategy):
     #: the first level's encoded content and its whitening: only that level sees the photo itself,
     #: so a live edit (alpha, a style, a mask) skips its encoder and its eigh
     contents = ContentFeatureCache(8)
+
+    def export_onnx(self, out, int8: bool, p: UniversalParams) -> dict:
+        """``brushwork export-model universal``: the five encoder/decoder pairs (the WCT stays the host's)."""
+        from .onnx import export
+
+        return export(out, int8)
 
     def tile_renderer(self, job: StyleJob, ctx):
         """Hooks for print-size export (engine.export): one tile stage per level."""
