@@ -103,6 +103,10 @@ class Document(QObject):
         #: the result on the canvas (latest render or one picked in Compare)
         self.result: ResultEntry | None = None
         self.kept: list[ResultEntry] = []
+        #: region id -> (its mask's QImage.cacheKey, the mask as a tensor): a job sends the same
+        #: tensor while the mask is unchanged, so the engine's resized masks are reused across live
+        #: edits (engine.regions.shaped_mask), and a job is built without converting every mask
+        self._mask_tensors: dict[int, tuple[int, torch.Tensor]] = {}
 
     # ------------------------------------------------------------ content
     def set_content(self, image: torch.Tensor, name: str = "") -> None:
@@ -130,6 +134,19 @@ class Document(QObject):
         self.result = None
         self.frameChanged.emit()
         self.resultChanged.emit()
+
+    def mask_tensor(self, region: RegionLayer) -> torch.Tensor:
+        """The region's mask as an HxW float tensor in [0, 1], converted once per change. Shared with
+        jobs on other threads: never modify it."""
+        key = region.mask.cacheKey()
+        known = self._mask_tensors.get(region.id)
+        if known is None or known[0] != key:
+            known = (key, mask_to_tensor(region.mask))
+            self._mask_tensors[region.id] = known
+            alive = {r.id for r in self.regions} | {region.id}
+            for gone in [i for i in self._mask_tensors if i not in alive]:
+                del self._mask_tensors[gone]
+        return known[1]
 
     def content_tensor(self) -> torch.Tensor | None:
         return self._content_tensor
@@ -213,7 +230,7 @@ class Document(QObject):
                 item = self.style_named(r.style)
                 if item is None:
                     raise InputError(f"Region '{r.name}' uses the style '{r.style}', which is no longer in the library.")
-                regions.append(Region(mask=mask_to_tensor(r.mask), style=item.source(), strength=r.strength,
+                regions.append(Region(mask=self.mask_tensor(r), style=item.source(), strength=r.strength,
                                       feather=r.feather, name=r.name))
         if not styles and not regions:
             hint = " Assign a style to a region, or" if honours_regions and self.regions else ""

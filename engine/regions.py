@@ -8,8 +8,9 @@ global style (``StyleJob.gaps``).
 from __future__ import annotations
 
 import math
-
+import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -47,8 +48,48 @@ def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
     return m[0, 0].clamp(0, 1)
 
 
+# A mask resized and feathered for one size, kept while the mask tensor lives and is unchanged
+# (its version counter): live mode sends the same tensor for a region its edit did not touch
+# (editor.document keeps them), and a render asks for every level's size of every mask.
+# Keyed by the tensor's id (tensors compare by value), dropped when the tensor is collected.
+_shaped: dict[int, dict] = {}
+_shaped_lock = threading.Lock()
+
+
+def _forget(key: int) -> None:
+    with _shaped_lock:
+        _shaped.pop(key, None)
+
+
+def _remembered(mask: torch.Tensor, key: tuple, make):
+    key = (mask._version, *key)
+    with _shaped_lock:
+        known = _shaped.get(id(mask))
+        if known is not None and key in known:
+            return known[key]
+    value = make()
+    with _shaped_lock:
+        known = _shaped.get(id(mask))
+        if known is None:
+            known = _shaped[id(mask)] = {}
+            weakref.finalize(mask, _forget, id(mask))
+        if len(known) > 16:  # another version's sizes: not needed again
+            known.clear()
+        known[key] = value
+    return value
+
+
+def shaped_mask(mask: torch.Tensor, hw: tuple[int, int], radius: float) -> torch.Tensor:
+    """``mask`` resized to ``hw`` and feathered by ``radius`` px (kept: see _shaped). Never modify it."""
+    return _remembered(mask, (tuple(hw), float(radius)), lambda: feather(resize_mask(mask, hw), radius))
+
+
 def check_mask(region: Region, content_hw: tuple[int, int]) -> None:
-    """Clear errors for masks a user could not have meant."""
+    """Clear errors for masks a user could not have meant (a mask found sound once is not measured again)."""
+    _remembered(region.mask, ("checked", tuple(content_hw), region.name), lambda: _check_mask(region, content_hw))
+
+
+def _check_mask(region: Region, content_hw: tuple[int, int]) -> bool:
     m = region.mask
     name = region.name or "unnamed"
     # aminmax in one pass (a NaN makes both NaN, an infinity the max or min; the sum is the mean's):
@@ -70,7 +111,8 @@ def check_mask(region: Region, content_hw: tuple[int, int]) -> None:
         )
     mean = total / m.numel()
     if mean < 1e-4:
-        warnings.warn(f"Region '{name}' covers almost nothing ({100 * mean:.3f}% of the image).", stacklevel=2)
+        warnings.warn(f"Region '{name}' covers almost nothing ({100 * mean:.3f}% of the image).", stacklevel=3)
+    return True
 
 
 def resize_mask(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
@@ -91,9 +133,7 @@ def region_masks(job: StyleJob, hw: tuple[int, int] | None = None) -> RegionMask
     layers = []
     for r in job.regions:
         check_mask(r, content_hw)  # type: ignore[arg-type]
-        m = resize_mask(r.mask, hw)
-        m = feather(m, r.feather * scale)
-        layers.append(m * r.strength)
+        layers.append(shaped_mask(r.mask, hw, r.feather * scale) * r.strength)
     stack = torch.stack(layers)
     cover = stack.sum(0)
     # Overlaps: share the pixel in proportion; where total cover exceeds 1 normalise it to 1.
@@ -115,7 +155,7 @@ def outside_regions(job: StyleJob, hw: tuple[int, int]) -> torch.Tensor | None:
     scale = max(hw) / max(job.output_hw)
     cover = torch.zeros(hw)
     for r in job.regions:
-        cover += feather(resize_mask(r.mask, hw), r.feather * scale)
+        cover += shaped_mask(r.mask, hw, r.feather * scale)
     return (1 - cover).clamp(0, 1)
 
 
