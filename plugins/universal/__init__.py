@@ -169,6 +169,15 @@ def level_masks(job: StyleJob, hw: tuple[int, int], level: int) -> RegionMasks:
     return RegionMasks(grow(m.weights), grow(m.gap[None])[0], m.regions)
 
 
+def _bounding_box(mask: torch.Tensor) -> tuple[slice, slice] | None:
+    """The rows and columns of an HxW mask's nonzero cells, or None when it has none."""
+    rows = torch.nonzero(mask.amax(1) > 0)
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(mask.amax(0) > 0)
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def style_image(source: StyleSource) -> torch.Tensor:
     if source.image is None:
         raise InputError(f"Universal style transfer needs style images; '{source.name or source.text}' is a text prompt.")
@@ -279,14 +288,21 @@ class UniversalStrategy(FeedForwardStrategy):
                  level: int, prepared, device: torch.device) -> torch.Tensor:
         """Each region's content covariance (mask-weighted) coloured by its own style, blended by
         the soft masks; gaps keep the features, or take the global styles when ``gaps="global"``."""
-        cells = [(region, masks.weights[k].to(device)) for k, region in enumerate(masks.regions)]
-        cells = [(region, m) for region, m in cells if float(m.sum()) > 0]
         gap = masks.gap.to(device)
         fill_gap = job.gaps == "global" and glob is not None and float(gap.sum()) > 0
-        measured = masked_moments(f, [m for _, m in cells] + ([gap] if fill_gap else []))
-        out = torch.zeros_like(f)
-        for (region, m), mom in zip(cells, measured):
+        if fill_gap:
+            out = apply(f, *transform(masked_moments(f, [gap])[0], glob, p.alpha)).mul_(gap)
+        else:
+            out = f * gap
+        # each region measured and transformed inside its mask's bounding box only (zero weight
+        # elsewhere, so the same sums): a region covering a third of the picture costs a third
+        for k, region in enumerate(masks.regions):
+            box = _bounding_box(masks.weights[k])
+            if box is None:
+                continue
+            m = masks.weights[k][box].to(device)
+            crop = f[(..., *box)]
             col = self.style_colouring(*prepared(region.style), level, device, p.backend, p.precision)
-            out.addcmul_(m, apply(f, *transform(mom, col, p.alpha)))  # in place: no mask-sized temporaries
-        fill = apply(f, *transform(measured[-1], glob, p.alpha)) if fill_gap else f
-        return out.addcmul_(gap, fill)
+            mom = masked_moments(crop, [m])[0]
+            out[(..., *box)].addcmul_(m, apply(crop, *transform(mom, col, p.alpha)))
+        return out
