@@ -164,6 +164,34 @@ def test_start_and_end_trim_and_restart_the_clock(clip, style, tmp_path):
     assert audio and 0 < audio[0][1] < 40  # about 0.5 s of 1024-sample AAC packets, not the whole track
 
 
+def test_a_time_start_seeks_and_gives_the_frames_decoding_from_0_gives(pan, style, tmp_path):
+    """A key frame every 4 frames: --start 1.0s seeks to frame 12's key frame, and renders exactly
+    what --start 12 (frame numbers: decoded from frame 0) renders."""
+    src = tmp_path / "gop4.mp4"
+    frames = pan + pan[::-1][:8]  # 24 frames
+    tb = Fraction(1, FPS * 100)
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=FPS)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        s.time_base = s.codec_context.time_base = tb
+        s.codec_context.gop_size = 4
+        s.options = {"crf": "10", "keyint_min": "4", "sc_threshold": "0"}
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = i * 100, tb
+            for p in s.encode(vf):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    by_time, by_count = tmp_path / "t", tmp_path / "n"
+    for where, out in ((parse_position("1.0s"), by_time), (parse_position("12"), by_count)):
+        report = render_video(job("adain", style), src, out, VideoOptions(start=where, temporal=False))
+        assert report.frames == len(frames) - 12
+    a, b = read_folder(by_time), read_folder(by_count)
+    assert len(a) == len(b) == len(frames) - 12
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
 def test_positions_parse():
     assert parse_position("12").frames == 12
     assert parse_position("1.5s").seconds == 1.5

@@ -194,15 +194,32 @@ class VideoClip(Clip):
         info = self.info
         index = 0
         last_pts = None
+        # a start given as a time (and no end given as a frame number, which needs the count from
+        # frame 0) seeks to the key frame before it instead of decoding everything before it;
+        # frames are then numbered from their time stamps
+        counted = True
+        if start is not None and start.seconds and (end is None or end.frames is None):
+            try:
+                self.container.seek(self.start_pts + int(start.seconds / info.time_base), stream=self.stream,
+                                    backward=True, any_frame=False)
+                counted = False
+            except av.error.FFmpegError:
+                pass  # not seekable: decode from the start
         try:
             for frame in self.container.decode(self.stream):
                 pts = frame.pts
+                if pts is None and not counted:  # no time stamps to number by after all: start over
+                    self.container.seek(self.start_pts, stream=self.stream, backward=True, any_frame=False)
+                    yield from self.frames(Position(frames=round(start.seconds * float(info.fps))), end)
+                    return
                 if pts is None:  # a stream without time stamps: count frames at the average rate
                     pts = self.start_pts + round(index / (info.fps * info.time_base))
                 if last_pts is not None and pts <= last_pts:
                     pts = last_pts + 1
                 last_pts = pts
                 seconds = float((pts - self.start_pts) * info.time_base)
+                if not counted:
+                    index = round(seconds * float(info.fps))
                 where = _in_range(index, seconds, start, end)
                 if where == "stop":
                     return
