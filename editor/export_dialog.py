@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QRadioButton, QSpinBox, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLabel, QMessageBox, QRadioButton, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from engine.errors import BrushworkError, Cancelled
 from engine.export import ExportOptions, HugeOutputError, check_output, estimate_output, export, print_pixels, quantise, write_image
@@ -23,6 +22,7 @@ from engine.job import StyleJob
 from engine.strategy import Progress, RunContext
 
 from .jobs import explain
+from .save_path import SavePathField
 
 #: (label, suffix, bit depth)
 FORMATS = (("PNG 8-bit", ".png", 8), ("PNG 16-bit", ".png", 16), ("TIFF 16-bit", ".tif", 16),
@@ -56,13 +56,9 @@ class ExportDialog(QDialog):
         self.aspect = result_hw[1] / result_hw[0]
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        path_row = QHBoxLayout()
-        self.path = QLineEdit(str(suggested))
-        browse = QPushButton("…")
-        browse.clicked.connect(self._browse)
-        path_row.addWidget(self.path, 1)
-        path_row.addWidget(browse)
-        form.addRow("File", path_row)
+        path_field = SavePathField(suggested, "Export to", "Images (*.png *.tif *.tiff *.jpg *.jpeg)")
+        self.path = path_field.edit
+        form.addRow("File", path_field)
         self.format = QComboBox()
         for label, suffix, depth in FORMATS:
             self.format.addItem(label, (suffix, depth))
@@ -128,11 +124,6 @@ class ExportDialog(QDialog):
                     self.dpi.valueChanged, self.format.currentIndexChanged, self.by_pixels.toggled):
             sig.connect(self._update)
         self._update()
-
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(), "Images (*.png *.tif *.tiff *.jpg *.jpeg)")
-        if path:
-            self.path.setText(path)
 
     def pixel_size(self) -> tuple[int, int]:
         if self.by_pixels.isChecked():

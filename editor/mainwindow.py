@@ -428,11 +428,15 @@ class MainWindow(QMainWindow):
             self.open_image(path)
 
     def _ask_open_image(self) -> None:
+        self._ask_open("Open a photo", IMAGE_FILTER, self.open_image)
+
+    def _ask_open(self, title: str, name_filter: str, open_it) -> None:
+        """File > Open…: offer to save unsaved work, pick a file, open it."""
         if not self._may_replace_work():
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, title, "", name_filter)
         if path:
-            self.open_image(path)
+            open_it(path)
 
     def _may_replace_work(self) -> bool:
         """Opening a photo or project replaces the regions and the undo history: unsaved work is offered a save first."""
@@ -461,11 +465,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================ video
     def _ask_open_video(self) -> None:
-        if not self._may_replace_work():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video", "", VIDEO_FILTER)
-        if path:
-            self.open_video(path)
+        self._ask_open("Open a video", VIDEO_FILTER, self.open_video)
 
     def open_video(self, path: str | Path) -> bool:
         """Open a clip: its first frame becomes the canvas and the scrubber picks any other."""
@@ -589,11 +589,7 @@ class MainWindow(QMainWindow):
         return answer == Button.No, None
 
     def _ask_open_project(self) -> None:
-        if not self._may_replace_work():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
-        if path:
-            self.open_project(path)
+        self._ask_open("Open project", PROJECT_FILTER, self.open_project)
 
     def open_project(self, path: str | Path) -> bool:
         try:

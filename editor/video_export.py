@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget)
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox, QSpinBox, QWidget
 
 from engine.errors import BrushworkError, Cancelled
 from engine.job import StyleJob
@@ -22,6 +21,7 @@ from engine.strategy import RunContext
 from engine.video import ClipInfo, FrameDone, VideoOptions, check_video_output, render_video
 
 from .jobs import explain
+from .save_path import SavePathField
 
 VIDEO_OUTPUT_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm)"
 
@@ -44,13 +44,9 @@ class VideoExportDialog(QDialog):
         self.setWindowTitle("Export video")
         self.info = info
         form = QFormLayout(self)
-        row = QHBoxLayout()
-        self.path = QLineEdit(str(suggested))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row.addWidget(self.path, 1)
-        row.addWidget(browse)
-        form.addRow("File", row)
+        path_field = SavePathField(suggested, "Export video", VIDEO_OUTPUT_FILTER, ".mp4")
+        self.path = path_field.edit
+        form.addRow("File", path_field)
         self.size = QSpinBox()
         self.size.setRange(0, 8192)
         self.size.setSingleStep(64)
@@ -79,11 +75,6 @@ class VideoExportDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
-
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export video", self.path.text(), VIDEO_OUTPUT_FILTER)
-        if path:
-            self.path.setText(path if Path(path).suffix else path + ".mp4")
 
     def settings(self) -> VideoExportSettings:
         path = Path(self.path.text()).expanduser()
