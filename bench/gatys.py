@@ -49,14 +49,14 @@ PAIRS = [
 ]
 #: the defaults before the stylised start (issue 14): from the photo, longer schedules
 OLD_DEFAULTS = {
-    "gatys": {"init": "content", "steps": 200, "content_weight": 1.0},
+    "gatys": {"init": "content", "steps": 200, "content_weight": 1.0, "style_weight": 20.0, "content_layer": "preset"},
     "multiscale": {"init": "content", "start_size": 256, "scale_factor": 1.414, "coarse_steps": 80,
-                   "fine_steps": 60, "content_weight": 1.5},
+                   "fine_steps": 60, "content_weight": 1.5, "style_weight": 20.0, "content_layer": "preset"},
     "masked": {"init": "content", "start_size": 256, "scale_factor": 1.414, "coarse_steps": 100,
-               "fine_steps": 30, "content_weight": 1.5},
+               "fine_steps": 30, "content_weight": 1.5, "style_weight": 20.0, "content_layer": "preset"},
 }
 TEXTBOOK = {"init": "content", "precision": "float32", "content_weight": 1.0, "style_weight": 20.0, "tv_weight": 2.0,
-            "optimizer": "lbfgs", "layers": "classic", "net": "vgg16", "colour": "none"}
+            "optimizer": "lbfgs", "layers": "classic", "content_layer": "preset", "net": "vgg16", "colour": "none"}
 #: --quick: the same rows with schedules a few steps long
 QUICK = {"gatys": {"steps": 4}, "multiscale": {"start_size": 64, "coarse_steps": 4, "fine_steps": 2},
          "masked": {"start_size": 64, "coarse_steps": 4, "fine_steps": 2}}
