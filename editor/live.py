@@ -6,11 +6,14 @@ is always built from the newest edit. Live renders run on their own worker threa
 quality render on the main queue never holds the canvas back, and the GUI thread never waits
 on either.
 
-A running render that is merely a few edits behind is let finish: it is still newer than
-the canvas, and cancelling it would leave a slider held in motion with no picture at all
-(cancelling takes effect between stages, and an instant render at 512 px is one or a few).
-One whose inputs are gone (another photo, strategy or live size) is cancelled between its
-stages, and its result is dropped. What each edit costs stays low because the strategies keep the content's
+A running render that an edit makes stale is cancelled (between its stages: universal checks
+before each level) only while it is young, under YOUNG of a typical render's time, and only if
+it is not itself the restart of a cancelled one. Past that it is let finish: it is still newer
+than the canvas, and cancelling every time would leave a slider held in motion with no picture
+at all. An edit that lands at a random moment of a render of R seconds thus waits about R plus
+half of the rest, where letting every render finish costs R plus all of it (1.5 R on average).
+One whose inputs are gone (another photo, strategy or live size) is always cancelled, and its
+result is dropped. What each edit costs stays low because the strategies keep the content's
 encodings and the styles' statistics cached across jobs (a mask edit re-runs the regional
 transform and the decode, a slider only the blend and the decode).
 """
@@ -36,6 +39,9 @@ from .jobs import explain
 DEFAULT_SIZE = 512
 #: a stroke in progress re-renders at most this often
 STROKE_INTERVAL_MS = 150
+#: a render an edit makes stale is restarted while it has run under this fraction of the median
+#: of the last few renders' times (bench/editor.py --live, 512 px: see README)
+YOUNG = 0.5
 
 
 def instant_strategies() -> list[str]:
@@ -81,6 +87,9 @@ class LiveMode(QObject):
         self._worker = JobWorker(on_done=self._finished.emit)
         self._running: JobHandle | None = None
         self._running_edit: float = 0.0
+        self._running_since: float = 0.0
+        self._running_restart = False  # the running render replaced a cancelled one
+        self._restart = False  # the next render replaces a cancelled one
         self._waiting = False
         self._edits: list[float] = []  # edit times not yet on the canvas
         self._kick = QTimer(self)
@@ -127,9 +136,22 @@ class LiveMode(QObject):
         self._edits.append(time.perf_counter())
         self.stats.edits += 1
         self._waiting = True
-        if self._running is not None and self._obsolete(self._running.job):
-            self._running.cancel()
+        running = self._running
+        if running is not None and not running.cancel_event.is_set():
+            if self._obsolete(running.job):
+                running.cancel()
+            elif self._young():
+                running.cancel()
+                self._restart = True
         self._kick.start()
+
+    def _young(self) -> bool:
+        """The running render has done too little to be worth showing before the newer one."""
+        recent = self.stats.render_seconds[-5:]
+        if self._running_restart or not recent:
+            return False
+        typical = sorted(recent)[len(recent) // 2]
+        return time.perf_counter() - self._running_since < YOUNG * typical
 
     def _obsolete(self, job: StyleJob) -> bool:
         """A job for another photo, strategy or live size: its picture is no use even as a stopgap."""
@@ -168,6 +190,8 @@ class LiveMode(QObject):
             return
         self._running = self._worker.submit(job)
         self._running_edit = edit_time
+        self._running_since = time.perf_counter()
+        self._running_restart, self._restart = self._restart, False
 
     def _done(self, done: JobDone) -> None:
         covered = self._running_edit

@@ -7,7 +7,7 @@ everywhere: an optional preview at PREVIEW_EDGE, the full size, and the figures 
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -25,10 +25,19 @@ def decode_picture(decoder: torch.nn.Module, feat: torch.Tensor, hw: tuple[int, 
     return decoder(feat)[..., : hw[0], : hw[1]].float().clamp(0, 1)
 
 
-class FeedForwardStrategy(Strategy):
-    """Base of strategies that render in one pass; their Params declare ``preview`` and ``measure``."""
+def never_cancelled() -> None:
+    """The ``check`` of a render nobody can cancel."""
 
-    def render(self, job: StyleJob, p: Any, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
+
+class FeedForwardStrategy(Strategy):
+    """Base of strategies that render in one pass; their Params declare ``preview`` and ``measure``.
+
+    ``render`` may call ``check()`` between its stages (universal: before each level): it raises
+    Cancelled once the run is cancelled, so live mode can drop a render it has only just started.
+    """
+
+    def render(self, job: StyleJob, p: Any, out_hw: tuple[int, int], device: torch.device,
+               check: Callable[[], None] = never_cancelled) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - interface
 
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
@@ -40,9 +49,9 @@ class FeedForwardStrategy(Strategy):
             total = 2
             small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
             ctx.check()
-            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self.render(job, p, small, ctx.device))
+            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self.render(job, p, small, ctx.device, ctx.check))
         ctx.check()
-        image = self.render(job, p, out_hw, ctx.device)
+        image = self.render(job, p, out_hw, ctx.device, ctx.check)
         seconds = time.perf_counter() - start
         yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
         styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)

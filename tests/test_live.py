@@ -5,6 +5,8 @@ Real renders with the instant strategy at a small live size, on real weights.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -129,6 +131,42 @@ def test_latest_edit_wins(qtbot, window):
     expected = run_job(w.live.job()).image
     assert torch.allclose(w.live.last_image, expected, atol=1e-4)
     assert w.strategy_panel.values()["alpha"] == 0.0
+
+
+def test_an_edit_restarts_a_young_render_but_not_its_restart(qtbot, window, monkeypatch):
+    """An edit just after a render started cancels it between stages and renders the newer state;
+    the restart itself runs to the end whatever comes next (a held slider still shows pictures)."""
+    w = window
+    w.strategy_panel.select("adain")
+    cls = strategies.get("adain")
+    gate = threading.Semaphore(0)  # each render waits for one release: the test sets the pace
+    original = cls.render
+
+    def paced(self, job, p, out_hw, device, check):
+        assert gate.acquire(timeout=30)
+        check()
+        return original(self, job, p, out_hw, device, check)
+
+    monkeypatch.setattr(cls, "render", paced)
+    w.live.set_enabled(True)
+    qtbot.waitUntil(lambda: w.live._running is not None)
+    w.live.stats.render_seconds = [100.0]  # a typical render takes long: the running one is young
+    w.strategy_panel.set_values({"alpha": 0.5})
+    gate.release()  # the first render reaches its check and stops
+    qtbot.waitUntil(lambda: w.live.stats.cancelled == 1 and w.live._running is not None)
+    assert w.live._running.job.params.alpha == 0.5
+    w.strategy_panel.set_values({"alpha": 0.0})  # the restart is young too, but it is a restart
+    gate.release()
+    qtbot.waitUntil(lambda: w.live.stats.renders == 1)
+    assert w.live.last_image is not None and w.live.stats.cancelled == 1
+    gate.release()  # the render for alpha 0
+    wait_idle(qtbot, w)
+    assert w.live.stats.cancelled == 1 and w.live.stats.renders == 2
+    monkeypatch.setattr(cls, "render", original)
+    expected = run_job(w.live.job()).image
+    assert w.live.job().params.alpha == 0.0
+    assert torch.allclose(w.live.last_image, expected, atol=1e-4)
+    assert w.canvas.result_item.pixmap().width() == expected.shape[-1]
 
 
 def test_live_errors_show_without_a_dialog_and_recover(qtbot, window):

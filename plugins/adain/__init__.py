@@ -8,14 +8,14 @@ is set by the decoder, which is why Brushwork trains and ships its own (see trai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import torch
 from torch import nn
 
 from engine.colour import match_histogram, preserve
 from engine.errors import InputError
-from engine.feedforward import FeedForwardStrategy, decode_picture
+from engine.feedforward import FeedForwardStrategy, decode_picture, never_cancelled
 from engine.images import resize, scale_style
 from engine.job import StyleJob, StyleSource
 from engine.onnxmodels import BACKEND_HELP
@@ -149,8 +149,9 @@ class AdaINStrategy(FeedForwardStrategy):
         with autocast(p, device):  # the statistics are float32 either way (model.StyleFeatureCache)
             return self.cache.get(encoder, cache_name(p, device), img, device)
 
-    def render(self, job: StyleJob, p: AdaINParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
-        """One AdaIN pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
+    def render(self, job: StyleJob, p: AdaINParams, out_hw: tuple[int, int], device: torch.device,
+               check: Callable[[], None] = never_cancelled) -> torch.Tensor:
+        """One AdaIN pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]; ``check()`` before the decode."""
         encoder, decoder = backend_nets(p, device)
         content = resize(job.content, out_hw)
         for source in job.styles + tuple(r.style for r in job.regions):
@@ -179,6 +180,7 @@ class AdaINStrategy(FeedForwardStrategy):
                 assert glob is not None
                 target = adain(fc, *glob)
             target = p.alpha * target + (1 - p.alpha) * fc
+            check()
             with autocast(p, device):
                 image = decode_picture(decoder, target, hw)
         return preserve("luminance" if p.colour == "luminance" else "none", image, content.to(device)).cpu()

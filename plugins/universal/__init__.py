@@ -14,7 +14,7 @@ level is always 1, whose decoder gives back full-resolution detail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,7 @@ from engine import distilled
 from engine.colour import preserve
 from engine.errors import InputError
 from engine.featurecache import ContentFeatureCache
-from engine.feedforward import FeedForwardStrategy, decode_picture
+from engine.feedforward import FeedForwardStrategy, decode_picture, never_cancelled
 from engine.images import pad_to_multiple, resize, scale_style
 from engine.job import StyleJob, StyleSource
 from engine.onnxmodels import BACKEND_HELP
@@ -223,8 +223,9 @@ class UniversalStrategy(FeedForwardStrategy):
 
         return self.cache.get(level, key + features_tag(backend, device, precision), device, compute)
 
-    def render(self, job: StyleJob, p: UniversalParams, out_hw: tuple[int, int], device: torch.device) -> torch.Tensor:
-        """One coarse-to-fine pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]."""
+    def render(self, job: StyleJob, p: UniversalParams, out_hw: tuple[int, int], device: torch.device,
+               check: Callable[[], None] = never_cancelled) -> torch.Tensor:
+        """One coarse-to-fine pass at ``out_hw``: 1x3xHxW CPU float in [0, 1]; ``check()`` before each level."""
         # the photo at this size, kept with its encodings: a live edit would resize 1 MP again
         content = self.contents.get(job.content, out_hw, "universal/pixels", torch.device("cpu"),
                                     lambda: workable(resize(job.content, out_hw)))
@@ -251,6 +252,7 @@ class UniversalStrategy(FeedForwardStrategy):
         tag = features_tag(p.backend, device, p.precision)
         with torch.no_grad():
             for i, level in enumerate(levels(p.depth)):
+                check()
                 encoder, decoder = backend_nets(level, device, p.backend, p.precision)
 
                 def first(encoder: nn.Module = encoder) -> tuple[torch.Tensor, Moments, torch.Tensor | None]:
@@ -276,6 +278,7 @@ class UniversalStrategy(FeedForwardStrategy):
                     f = apply(f, *transform(glob_m, glob, p.alpha, white))
                 x = decode(decoder, f, hw, device, p.precision)
             if wanted(job):
+                check()
                 cut = None
                 if job.regions:
                     rm = masks[1]
