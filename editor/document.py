@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -100,6 +101,9 @@ class Document(QObject):
         self.size: int | None = 512
         self.seed = 0
         self.gaps = "content"
+        #: the clip the content is a frame of ("" for a photo), and which frame
+        self.clip_path = ""
+        self.clip_frame = 0
         #: the result on the canvas (latest render or one picked in Compare)
         self.result: ResultEntry | None = None
         self.kept: list[ResultEntry] = []
@@ -114,6 +118,7 @@ class Document(QObject):
         self._content_tensor = image
         self.content = tensor_to_qimage(image)
         self.content_name = name
+        self.clip_path, self.clip_frame = "", 0
         self.regions = []
         self.result = None
         self.undo_stack.clear()
@@ -121,8 +126,12 @@ class Document(QObject):
         self.regionsChanged.emit()
         self.resultChanged.emit()
 
-    def set_frame(self, image: torch.Tensor) -> None:
-        """Another frame of the same clip as the content: the regions and undo history stay (they
+    def set_clip(self, path: str | Path, frame: int = 0) -> None:
+        """The content is frame ``frame`` of the clip at ``path`` (a project keeps the reference)."""
+        self.clip_path, self.clip_frame = str(path), frame
+
+    def set_frame(self, image: torch.Tensor, index: int) -> None:
+        """Frame ``index`` of the same clip as the content: the regions and undo history stay (they
         fit the same size); the result is dropped, since it was rendered from another frame."""
         if self._content_tensor is None or tuple(image.shape[-2:]) != tuple(self._content_tensor.shape[-2:]):
             have = "no picture" if self._content_tensor is None else \
@@ -131,6 +140,7 @@ class Document(QObject):
                              "every frame of a clip has one size.")
         self._content_tensor = image
         self.content = tensor_to_qimage(image)
+        self.clip_frame = index
         self.result = None
         self.frameChanged.emit()
         self.resultChanged.emit()
@@ -248,13 +258,14 @@ class Document(QObject):
                                         strength=r.strength, feather=r.feather, visible=r.visible) for r in self.regions),
             strategy=self.strategy, params={k: dict(v) for k, v in self.params.items()},
             results=tuple(KeptResult(k.name, k.image, k.strategy, dict(k.params), dict(k.figures), k.seconds) for k in self.kept),
-            size=self.size, seed=self.seed, gaps=self.gaps)
+            size=self.size, seed=self.seed, gaps=self.gaps, clip=self.clip_path, clip_frame=self.clip_frame)
 
     def load_project(self, project: Project) -> None:
         self.undo_stack.clear()
         self._content_tensor = project.content
         self.content = tensor_to_qimage(project.content) if project.content is not None else None
         self.content_name = project.content_name
+        self.clip_path, self.clip_frame = project.clip, project.clip_frame
         self.styles = [StyleItem(s.name, image=s.image, text=s.text, weight=s.weight, active=s.active) for s in project.styles]
         self.regions = [RegionLayer(r.name, tensor_to_mask(r.mask), QColor(r.colour), style=r.style, strength=r.strength,
                                     feather=r.feather, visible=r.visible) for r in project.regions]

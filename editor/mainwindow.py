@@ -92,9 +92,8 @@ class MainWindow(QMainWindow):
         self.exporter = ExportRunner(self)
         self.segmenter = SegmentRunner(self)
         self.video_exporter = VideoExportRunner(self)
-        #: the open clip (None for a photo): its info and path; the canvas shows frame ``clip_frame``
+        #: the open clip (None for a photo): its info and path; the canvas shows frame doc.clip_frame
         self.clip: OpenedClip | None = None
-        self.clip_frame = 0
         self.frame_seeker: FrameSeeker | None = None
         self.live = LiveMode(self.doc, lambda name: self.doc.params.get(name, {}), self)
 
@@ -477,13 +476,7 @@ class MainWindow(QMainWindow):
             return False
         self._close_clip()
         self.doc.set_content(rgb_to_tensor(opened.first.rgb), Path(path).name)
-        self.clip, self.clip_frame = opened, 0
-        self.frame_seeker = FrameSeeker(Path(path), self)
-        self.frame_seeker.decoded.connect(self._frame_decoded)
-        self.frame_seeker.failed.connect(lambda m, fix: self.alert("Cannot show that frame", m, fix))
-        self.scrubber.set_clip(opened.info)
-        self.clip_bar.show()
-        self.export_video_action.setEnabled(True)
+        self._attach_clip(opened, 0)
         info = opened.info
         frames = f"{info.frames} frames" if info.frames else "frames"
         self.statusBar().showMessage(f"{Path(path).name}: {info.width} x {info.height}, {frames} at "
@@ -491,6 +484,34 @@ class MainWindow(QMainWindow):
                                      "renders the clip.", 8000)
         self._changed()
         return True
+
+    def _attach_clip(self, opened: OpenedClip, frame: int) -> None:
+        """The scrubber and Export video for ``opened``, whose frame ``frame`` the canvas shows."""
+        path = Path(opened.info.path)
+        self.clip = opened
+        self.doc.set_clip(path.resolve(), frame)
+        self.frame_seeker = FrameSeeker(path, self)
+        self.frame_seeker.decoded.connect(self._frame_decoded)
+        self.frame_seeker.failed.connect(lambda m, fix: self.alert("Cannot show that frame", m, fix))
+        self.scrubber.set_clip(opened.info)
+        self.scrubber.show_frame(frame)
+        self.clip_bar.show()
+        self.export_video_action.setEnabled(True)
+
+    def _reopen_clip(self, path: str, frame: int) -> None:
+        """A project painted on a clip: the clip comes back with it when it is still where it was
+        (the canvas keeps the frame saved in the project); otherwise the project is that one frame."""
+        try:
+            opened = read_first_frame(path)
+            if tuple(opened.first.rgb.shape[:2]) != tuple(self.doc.content_tensor().shape[-2:]):
+                raise BrushworkError(f"its frames are {opened.info.width} x {opened.info.height}, not the "
+                                     "project's size")
+        except BrushworkError as exc:
+            self.doc.set_clip("", 0)
+            self.statusBar().showMessage(f"The project's clip {Path(path).name} cannot be opened ({exc}); "
+                                         "the project shows its saved frame as a picture.", 10000)
+            return
+        self._attach_clip(opened, frame)
 
     def show_frame(self, index: int) -> None:
         """Ask for frame ``index`` of the open clip (decoded off the GUI thread; the latest asked wins)."""
@@ -501,11 +522,10 @@ class MainWindow(QMainWindow):
         if self.clip is None or self.sender() is not self.frame_seeker:
             return  # from a clip closed since
         try:
-            self.doc.set_frame(rgb_to_tensor(frame.rgb))
+            self.doc.set_frame(rgb_to_tensor(frame.rgb), frame.index)
         except BrushworkError as exc:
             self.alert("Cannot show that frame", str(exc), "")
             return
-        self.clip_frame = frame.index
         if index == self.scrubber.slider.value():
             self.scrubber.show_frame(frame.index)
 
@@ -513,7 +533,7 @@ class MainWindow(QMainWindow):
         if self.frame_seeker is not None:
             self.frame_seeker.close(timeout=0.5)
             self.frame_seeker.deleteLater()
-        self.frame_seeker, self.clip, self.clip_frame = None, None, 0
+        self.frame_seeker, self.clip = None, None
         self.clip_bar.hide()
         self.export_video_action.setEnabled(False)
 
@@ -606,6 +626,8 @@ class MainWindow(QMainWindow):
         """Show ``project`` (from a file, the recovery file or the bundled sample)."""
         self._close_clip()
         self.doc.load_project(project)
+        if project.clip:
+            self._reopen_clip(project.clip, project.clip_frame)
         self.strategy_panel.sync_from_document()
         self.job_panel.refresh_kept()
         if self.doc.regions:

@@ -90,6 +90,10 @@ class Project:
     size: int | None = 512
     seed: int = 0
     gaps: str = "content"
+    #: a project painted on a clip: the clip's path (the clip itself is not copied in) and the frame
+    #: the content is; "" for a photo
+    clip: str = ""
+    clip_frame: int = 0
 
 
 # ---------------------------------------------------------------- writing
@@ -117,6 +121,7 @@ def save_project(project: Project, path: str | Path) -> Path:
         "size": project.size,
         "seed": project.seed,
         "gaps": project.gaps,
+        "clip": {"path": project.clip, "frame": project.clip_frame} if project.clip else None,
         "styles": [],
         "regions": [],
         "results": [],
@@ -250,7 +255,12 @@ def load_project(path: str | Path) -> Project:
         if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
             raise ProjectError(f"{label}: 'params' must map strategy names to parameter values.")
         size = manifest.get("size", 512)
+        clip = manifest.get("clip") or {}
+        if not isinstance(clip, dict) or not isinstance(clip.get("path", ""), str) \
+                or not isinstance(clip.get("frame", 0), int):
+            raise ProjectError(f"{label}: 'clip' must name a path and a frame number.")
         return Project(content=content, content_name=str(manifest.get("content_name", "")), styles=tuple(styles),
                        regions=tuple(regions), strategy=str(manifest.get("strategy", "gatys")), params=params,
                        results=tuple(results), size=int(size) if size else None, seed=int(manifest.get("seed", 0)),
-                       gaps=str(manifest.get("gaps", "content")))
+                       gaps=str(manifest.get("gaps", "content")), clip=clip.get("path", ""),
+                       clip_frame=max(0, clip.get("frame", 0)))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from engine.images import resize_long_edge
+from engine.project import Project
 
 from editor.conversions import array_to_mask
 from editor.document import StyleItem
@@ -74,7 +75,7 @@ def test_open_video_shows_frame_0_and_the_scrubber_picks_another_keeping_the_reg
     w.doc.set_region_attr(region, "style", "starry")
 
     w.scrubber.slider.setValue(6)  # as a drag would: decoded off the GUI thread
-    qtbot.waitUntil(lambda: w.clip_frame == 6, timeout=20_000)
+    qtbot.waitUntil(lambda: w.doc.clip_frame == 6, timeout=20_000)
     assert np.abs(content_u8(w) - decoded[6]).max() <= 1
     assert np.abs(content_u8(w) - decoded[0]).mean() > 5  # the pan moved it
     assert w.doc.regions == [region] and region.style == "starry"  # regions stay on every frame
@@ -141,3 +142,34 @@ def test_opening_a_photo_closes_the_clip(qtbot, window, clip_path, content_path)
     assert w.clip is None and w.clip_bar.isHidden() and not w.export_video_action.isEnabled()
     assert w.doc.content_name == content_path.name
     assert torch.is_tensor(w.doc.content_tensor())
+
+
+def test_a_project_saved_on_a_clip_reopens_the_clip_at_its_frame(qtbot, window, clip_path, decoded, tmp_path):
+    """The project keeps the clip's path and frame (not the clip): reopened, the scrubber and
+    Export video are back on that frame; with the clip gone it opens as that frame alone."""
+    w = window
+    clip = tmp_path / "shot.mp4"
+    clip.write_bytes(clip_path.read_bytes())
+    assert w.open_video(clip)
+    region = w.regions_panel.add_region()
+    w.doc.set_region_attr(region, "style", "starry")
+    w.scrubber.slider.setValue(4)
+    qtbot.waitUntil(lambda: w.doc.clip_frame == 4, timeout=20_000)
+    project = tmp_path / "shot.brushwork"
+    assert w.save_to(project)
+
+    w.load(Project())  # an empty document first
+    assert w.clip is None and w.clip_bar.isHidden()
+    assert w.open_project(project)
+    assert w.clip is not None and w.clip_bar.isVisible() and w.export_video_action.isEnabled()
+    assert w.doc.clip_frame == 4 and "5 / 10" in w.scrubber.label.text() and w.scrubber.slider.value() == 4
+    assert np.abs(content_u8(w) - decoded[4]).max() <= 1 and [r.name for r in w.doc.regions] == [region.name]
+    w.scrubber.slider.setValue(7)  # the scrubber decodes from the reopened clip
+    qtbot.waitUntil(lambda: w.doc.clip_frame == 7, timeout=20_000)
+    assert np.abs(content_u8(w) - decoded[7]).max() <= 1
+
+    clip.unlink()
+    assert w.open_project(project)
+    assert w.clip is None and w.clip_bar.isHidden() and not w.export_video_action.isEnabled()
+    assert np.abs(content_u8(w) - decoded[4]).max() <= 1  # the saved frame, as a picture
+    assert "shot.mp4" in w.statusBar().currentMessage()
