@@ -144,7 +144,8 @@ def main() -> None:
                     help="the masked job's right-half style")
     ap.add_argument("--strategies", nargs="*", default=["gatys", "multiscale", "masked"])
     ap.add_argument("--quick", action="store_true", help="128 px and a few steps per row: proves the bench end to end")
-    ap.add_argument("--out", default=str(ROOT / "out" / "bench_gatys"))
+    ap.add_argument("--out", default=None, help="where the pictures go (out/bench_gatys; --quick: out/bench_gatys_quick, "
+                                                "so a quick run never overwrites a full run's pictures)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
@@ -152,7 +153,7 @@ def main() -> None:
     size = args.size or (128 if args.quick else 512)
     textbook_steps = args.textbook_steps or (10 if args.quick else 300)
     pairs = [tuple(p.split(":", 1)) for p in args.pairs] if args.pairs else PAIRS
-    out = Path(args.out)
+    out = Path(args.out or ROOT / "out" / ("bench_gatys_quick" if args.quick else "bench_gatys"))
     out.mkdir(parents=True, exist_ok=True)
     right = load_image(args.right_style)
 
