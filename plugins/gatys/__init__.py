@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterator
 
 from engine.job import StyleJob
 from engine.metrics import figures
-from engine.optimise import CONTENT_LAYER_HELP, OptimisationParams, coarse_to_fine
+from engine.optimise import OptimisationParams, coarse_to_fine
 from engine.params import param
 from engine.strategy import Event, Result, RunContext, Strategy
 from engine.styletargets import whole_picture_terms
@@ -26,15 +26,12 @@ class _GatysSchedule:
 class GatysParams(OptimisationParams, _GatysSchedule):
     """steps, then the shared optimisation parameters (engine.optimise.OptimisationParams)."""
 
-    # As multiscale's: the textbook's content weight 1 on relu3_3 instead of 5 on relu4_2, style 25.
-    # 512 px, 1 thread, gram / colour / content / seconds, beagle x Starry Night then palm beach x
-    # Water Lilies (textbook: 0.888 / - / 1.088 / 539 and 0.921 / - / 0.849 / 652): the defaults
-    # before (40 steps, weight 5 on relu4_2, style 20) 0.839 / 0.934 / 1.163 / 42 and 0.868 / 0.958 /
-    # 0.980 / 37; these weights, 40 steps: 0.897 / 0.939 / 1.061 / 44 and 0.918 / 0.962 / 0.975 / 38;
-    # 70 steps: 0.911 / 0.933 / 0.961 / 52 and 0.929 / 0.961 / 0.881 / 49 (every issue-14 target met).
-    content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
-    style_weight: float = param(25.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
-    content_layer: Literal["preset", "relu3_3", "relu4_2"] = param("relu3_3", advanced=True, help=CONTENT_LAYER_HELP)
+    # The shared weights (engine.optimise). 512 px, 1 thread, gram / colour / content / seconds,
+    # beagle x Starry Night then palm beach x Water Lilies (textbook: 0.888 / - / 1.088 / 539 and
+    # 0.921 / - / 0.849 / 652): the defaults before (40 steps, weight 5 on relu4_2, style 20) 0.839 /
+    # 0.934 / 1.163 / 42 and 0.868 / 0.958 / 0.980 / 37; these weights, 40 steps: 0.897 / 0.939 /
+    # 1.061 / 44 and 0.918 / 0.962 / 0.975 / 38; 70 steps: 0.911 / 0.933 / 0.961 / 52 and 0.929 /
+    # 0.961 / 0.881 / 49 (every issue-14 target met).
 
 
 class GatysStrategy(Strategy):

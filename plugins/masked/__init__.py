@@ -19,8 +19,7 @@ from engine.errors import InputError
 from engine.job import StyleJob, StyleSource
 from engine.losses import style_grams
 from engine.metrics import figures, style_distance
-from engine.optimise import (CONTENT_LAYER_HELP, OptimisationParams, ScheduleParams, StyleTerm, coarse_to_fine,
-                             scale_schedule)
+from engine.optimise import OptimisationParams, ScheduleParams, StyleTerm, coarse_to_fine, scale_schedule
 from engine.params import param
 from engine.regions import RegionMasks, region_masks
 from engine.strategy import Event, Result, RunContext, Strategy
@@ -39,19 +38,15 @@ class _MaskedOwn:
 class MaskedParams(_MaskedOwn, OptimisationParams, ScheduleParams):
     """The schedule, the shared optimisation parameters (engine.optimise), then blend."""
 
-    # As multiscale's (362 px start, 40/50 steps, content weight 1 on relu3_3, style 25; they were
-    # 256 px, 20/15, weight 5 on relu4_2, style 20). bench/gatys.py's two-half job at 512 px, 1
-    # thread (left: the pair's style, right: Great Wave), per half against its own style, gram /
-    # colour / content / seconds, before -> now: beagle 0.763 / 0.878 / 1.111 / 38 -> 0.881 / 0.912 /
-    # 1.044 / 83; palm beach 0.783 / 0.912 / 0.983 / 37 -> 0.892 / 0.935 / 0.972 / 80. The halves
-    # stay apart: each half's gram closed toward the *other* half's style 0.366 -> 0.337 and
-    # 0.316 -> 0.270 (own minus other: 0.40 -> 0.54, 0.47 -> 0.62).
-    start_size: int = param(362, min=64, max=2048, step=32, help="Long edge of the first (coarsest) scale in pixels.")
+    # The shared defaults (engine.optimise; they were 256 px, 20/15, weight 5 on relu4_2, style
+    # 20). bench/gatys.py's two-half job at 512 px, 1 thread (left: the pair's style, right: Great
+    # Wave), per half against its own style, gram / colour / content / seconds, before -> now:
+    # beagle 0.763 / 0.878 / 1.111 / 38 -> 0.881 / 0.912 / 1.044 / 83; palm beach 0.783 / 0.912 /
+    # 0.983 / 37 -> 0.892 / 0.935 / 0.972 / 80. The halves stay apart: each half's gram closed toward
+    # the *other* half's style 0.366 -> 0.337 and 0.316 -> 0.270 (own minus other: 0.40 -> 0.54,
+    # 0.47 -> 0.62). Only the help differs here:
     coarse_steps: int = param(40, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the regions take their styles.")
-    fine_steps: int = param(50, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
-    content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
     style_weight: float = param(25.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly each region follows its style.")
-    content_layer: Literal["preset", "relu3_3", "relu4_2"] = param("relu3_3", advanced=True, help=CONTENT_LAYER_HELP)
     colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour each style first.")
 
 

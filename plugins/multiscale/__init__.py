@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterator
 
 from engine.job import StyleJob
 from engine.metrics import figures
-from engine.optimise import CONTENT_LAYER_HELP, OptimisationParams, ScheduleParams, coarse_to_fine, scale_schedule
+from engine.optimise import OptimisationParams, ScheduleParams, coarse_to_fine, scale_schedule
 from engine.params import param
 from engine.strategy import Event, Result, RunContext, Strategy
 from engine.styletargets import whole_picture_terms
@@ -23,27 +23,14 @@ from engine.styletargets import whole_picture_terms
 class MultiScaleParams(OptimisationParams, ScheduleParams):
     """The schedule, then the shared optimisation parameters (engine.optimise)."""
 
-    # From the stylised start (issue 14) the palette and strokes are there at once; the steps bring
-    # the photo's structure back and the Gram statistics up. Issue 14's targets at 512 px, 1 thread,
-    # against the textbook run (float32, 300 L-BFGS steps from the photo, content 1 / style 20):
-    # gram >= its own, colour gap closed >= 0.80, content <= its own + 5%, time <= 1/6 of its own.
-    # gram / colour / content / seconds, beagle x Starry Night then palm beach x Water Lilies
-    # (textbook 0.888 / - / 1.088 / 539 and 0.921 / - / 0.849 / 652):
-    #   the defaults before (256 px start, 20/15 steps, content weight 5 on relu4_2, style 20):
-    #     0.803 / 0.900 / 1.101 / 31 and 0.844 / 0.944 / 0.969 / 29 (gram missed on both, content on palm);
-    #   content weight 1 on relu4_2, 20/40: 0.897 / 0.917 / 1.154 / 55 (content missed): from the
-    #     stylised start relu4_2 leaves the edges and small shapes (the figure's relu3_3) off, and
-    #     a heavier weight there costs gram (weight 3: 0.864 / 0.907 / 1.056);
-    #   content on relu3_3, weight 1, 20/40: 0.897 / 0.910 / 0.927 / 60 and 0.919 / 0.949 / 0.803 / 62;
-    #   the same, 362 px start, 40/50: 0.903 / 0.917 / 0.900 / 65 and 0.923 / 0.953 / 0.797 / 61
-    #     (the 256 px scale did little from this start: 20/50/50 gave 0.922 / 0.948 / 0.760 in 77 s);
-    #   and style 25 (these defaults): 0.908 / 0.919 / 0.942 / 62 and 0.927 / 0.955 / 0.844 / 65.
-    start_size: int = param(362, min=64, max=2048, step=32, help="Long edge of the first (coarsest) scale in pixels.")
-    coarse_steps: int = param(40, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the composition forms.")
-    fine_steps: int = param(50, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
-    content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
-    style_weight: float = param(25.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
-    content_layer: Literal["preset", "relu3_3", "relu4_2"] = param("relu3_3", advanced=True, help=CONTENT_LAYER_HELP)
+    # Its defaults are the shared declarations' (engine.optimise), tuned on it. Issue 14's targets
+    # against the textbook run (float32, 300 L-BFGS steps from the photo), met by bench/gatys.py at
+    # 512 px: gram >= the textbook's, colour gap closed >= 0.80, content <= the textbook's + 5%,
+    # time <= 1/6 of it. Beagle x Starry Night, palm beach x Water Lilies, 2 threads (gram / colour
+    # / content / s): textbook 0.887 / 0.35 / 1.084 / 365 and 0.922 / 0.39 / 0.859 / 336; these
+    # defaults 0.907 / 0.92 / 0.953 / 27.5 and 0.926 / 0.95 / 0.842 / 38.8; the defaults before
+    # (256 px, 20/15 steps, content weight 5 on relu4_2, style 20, 1 thread) 0.803 / 0.900 / 1.101
+    # and 0.844 / 0.944 / 0.969 (gram missed on both, content on the palm beach).
 
 
 class MultiScaleStrategy(Strategy):
