@@ -172,6 +172,8 @@ class LiveMode(QObject):
         values = {k: v for k, v in self.params_for(self.strategy).items() if k in specs}
         if "preview" in specs:
             values["preview"] = False  # live renders are already small: one stage, not two
+        if "measure" in specs:
+            values["measure"] = False  # the figures cost a VGG pass: Refine and Render measure
         params = params_mod.make(cls.Params, values)
         job = self.doc.build_job(cls.name, params, cls.honours_regions, self.device, size=self.size)
         return replace(job, metadata={**job.metadata, "live": True})

@@ -70,6 +70,11 @@ def test_live_toggle_renders_the_canvas_at_the_live_size(qtbot, window):
     assert np.abs(shown - photo).mean() > 0.05  # the canvas shows a styled picture, not the photo
     w.live_action.trigger()
     assert not w.live.enabled and w.canvas.result_item.pixmap().isNull()  # back to the photo
+    # the artist's "measure" and "preview" are for Render: a live render is one stage, unmeasured
+    w.strategy_panel.select(w.live.strategy)
+    w.strategy_panel.set_values({"measure": True, "preview": True})
+    assert w.live.params_for(w.live.strategy)["measure"] is True
+    assert not w.live.job().params.measure and not w.live.job().params.preview
 
 
 def test_a_stroke_restyles_its_region_and_reuses_the_content_encoding(qtbot, window):
