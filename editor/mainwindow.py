@@ -806,7 +806,27 @@ class MainWindow(QMainWindow):
             quality = "masked" if any(r.style and not r.is_empty() for r in self.doc.regions) else "multiscale"
             if quality in strategies.all():
                 self.strategy_panel.select(quality)
+        self._start_from_live()
         return self.render()
+
+    def _start_from_live(self) -> None:
+        """The quality strategy's stylised start painted as the live canvas is: by the live
+        strategy at its alpha (the form shows the change), so Refine opens on the look the artist
+        chose instead of the start strategy's defaults."""
+        from engine import params as params_mod
+
+        if self.live.last_image is None:
+            return
+        specs = {s.name: s for s in params_mod.specs(self.strategy_panel.strategy_class().Params)}
+        if self.strategy_panel.values().get("init") != "stylised" or "init_strategy" not in specs:
+            return
+        if self.live.strategy not in (specs["init_strategy"].choices or ()):
+            return
+        alpha = self.live.params_for(self.live.strategy).get("alpha")
+        values: dict = {"init_strategy": self.live.strategy}
+        if alpha is not None and "init_alpha" in specs:
+            values["init_alpha"] = float(alpha)
+        self.strategy_panel.set_values(values)
 
     def cancel(self) -> None:
         """Stop the running job, everything queued, and a running export (within a step)."""

@@ -194,18 +194,28 @@ def test_live_errors_show_without_a_dialog_and_recover(qtbot, window):
 def test_refine_keeps_the_live_picture_and_renders_the_quality_strategy(qtbot, window):
     w = window
     w.strategy_panel.select("adain")
+    w.strategy_panel.set_values({"alpha": 0.6})
     w.live.set_enabled(True)
     wait_idle(qtbot, w)
     w.doc.params["multiscale"] = {"net": "distilled16x", "coarse_steps": 3, "fine_steps": 2, "start_size": 64}
     w.strategy_panel.size.setValue(96)
+    starts: list = []
+    w.queue.progressed.connect(lambda info, preview: starts.append(preview) if info.step == 0 else None)
     job_id = w.refine()
     assert job_id is not None
     assert w.strategy_panel.strategy() == "multiscale"
     assert [k.strategy for k in w.doc.kept] == ["adain"]
     assert torch.equal(w.doc.kept[0].image, w.live.last_image)
+    # the stylised start is painted as the live canvas was: by adain at alpha 0.6
+    values = w.strategy_panel.values()
+    assert values["init"] == "stylised" and values["init_strategy"] == "adain" and values["init_alpha"] == 0.6
     with qtbot.waitSignal(w.queue.finished, timeout=120000):
         pass
     assert w.doc.result is not None and w.doc.result.strategy == "multiscale"
+    assert starts and starts[0] is not None
+    live_job = w.live.job()
+    direct = run_job(live_job.with_(size=max(starts[0].shape[-2:]))).image
+    assert torch.allclose(starts[0], direct, atol=1e-4)
 
 
 def test_instant_strategies_are_offered(window):
