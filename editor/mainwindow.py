@@ -799,8 +799,9 @@ class MainWindow(QMainWindow):
         replace it, and is kept so Compare and the Kept list can show both."""
         if self.live.last_image is not None:
             cls = strategies.get(self.live.strategy)
+            seconds = self.live.stats.render_seconds[-1] if self.live.stats.render_seconds else 0.0
             entry = ResultEntry(f"Live: {cls.title or cls.name} #{len(self.doc.kept) + 1}", self.live.last_image,
-                                cls.name, dict(self.doc.params.get(cls.name, {})), {}, 0.0)
+                                cls.name, dict(self.doc.params.get(cls.name, {})), {}, seconds)
             self.doc.keep(entry)
         if getattr(self.strategy_panel.strategy_class(), "instant", False):
             quality = "masked" if any(r.style and not r.is_empty() for r in self.doc.regions) else "multiscale"

@@ -206,6 +206,7 @@ def test_refine_keeps_the_live_picture_and_renders_the_quality_strategy(qtbot, w
     assert w.strategy_panel.strategy() == "multiscale"
     assert [k.strategy for k in w.doc.kept] == ["adain"]
     assert torch.equal(w.doc.kept[0].image, w.live.last_image)
+    assert w.doc.kept[0].seconds == w.live.stats.render_seconds[-1] > 0  # what the live render took
     # the stylised start is painted as the live canvas was: by adain at alpha 0.6
     values = w.strategy_panel.values()
     assert values["init"] == "stylised" and values["init_strategy"] == "adain" and values["init_alpha"] == 0.6
