@@ -626,7 +626,7 @@ class MainWindow(QMainWindow):
         """Show ``project`` (from a file, the recovery file or the bundled sample)."""
         self._close_clip()
         self.doc.load_project(project)
-        if project.clip:
+        if project.clip and project.content is not None:
             self._reopen_clip(project.clip, project.clip_frame)
         self.strategy_panel.sync_from_document()
         self.job_panel.refresh_kept()
