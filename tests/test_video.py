@@ -22,6 +22,7 @@ from engine.job import StyleJob, StyleSource
 from engine.registry import strategies
 from engine.strategy import RunContext
 from engine.video import FrameDone, VideoOptions, parse_position, render_video
+from engine.video.reader import open_clip
 from engine.video.flow import Flow, gray, reliable, warp
 
 W, H, STEP, FPS = 128, 80, 2, 12
@@ -164,11 +165,9 @@ def test_start_and_end_trim_and_restart_the_clock(clip, style, tmp_path):
     assert audio and 0 < audio[0][1] < 40  # about 0.5 s of 1024-sample AAC packets, not the whole track
 
 
-def test_a_time_start_seeks_and_gives_the_frames_decoding_from_0_gives(pan, style, tmp_path):
-    """A key frame every 4 frames: --start 1.0s seeks to frame 12's key frame, and renders exactly
-    what --start 12 (frame numbers: decoded from frame 0) renders."""
-    src = tmp_path / "gop4.mp4"
-    frames = pan + pan[::-1][:8]  # 24 frames
+def write_gop4(src: Path, pan: list[np.ndarray]) -> list[np.ndarray]:
+    """24 frames at a constant rate with a key frame every 4."""
+    frames = pan + pan[::-1][:8]
     tb = Fraction(1, FPS * 100)
     with av.open(str(src), "w") as out:
         s = out.add_stream("libx264", rate=FPS)
@@ -183,6 +182,65 @@ def test_a_time_start_seeks_and_gives_the_frames_decoding_from_0_gives(pan, styl
                 out.mux(p)
         for p in s.encode(None):
             out.mux(p)
+    return frames
+
+
+class CountingDecodes:
+    """A container that counts the frames it decodes (the rest goes to the real one)."""
+
+    def __init__(self, container) -> None:
+        self.container, self.decoded = container, 0
+
+    def decode(self, *streams):
+        for frame in self.container.decode(*streams):
+            self.decoded += 1
+            yield frame
+
+    def __getattr__(self, name):
+        return getattr(self.container, name)
+
+
+@pytest.mark.parametrize("start", ["12", "1.0s"])
+def test_a_start_seeks_to_the_key_frame_before_it_on_a_constant_rate(pan, tmp_path, start):
+    """Frame 12 (or 1.0 s at 12 fps) with a key frame every 4: decoding starts at frame 12's key
+    frame, not frame 0, and gives exactly the frames decoding from 0 gives."""
+    src = tmp_path / "gop4.mp4"
+    n = len(write_gop4(src, pan))
+    with open_clip(src) as clip:
+        every = list(clip.frames())
+    with open_clip(src) as clip:
+        assert clip.constant_rate
+        clip.container = CountingDecodes(clip.container)
+        got = list(clip.frames(parse_position(start)))
+        decoded = clip.container.decoded
+    assert [f.index for f in got] == list(range(12, n))
+    assert decoded <= n - 12 + 4  # from the key frame at or before frame 12
+    assert all(np.array_equal(a.rgb, b.rgb) and a.pts == b.pts for a, b in zip(got, every[12:]))
+
+
+def test_a_frame_number_start_counts_from_frame_0_on_a_variable_rate(pan, tmp_path):
+    """On a variable rate a frame's number is not its time times the rate: count, never seek (and
+    in a container that only declares its rate, never trust it: a constant-rate .mkv counts too)."""
+    write_clip(tmp_path / "cfr.mkv", pan[:4])
+    with open_clip(tmp_path / "cfr.mkv") as clip:
+        assert not clip.constant_rate
+    src = tmp_path / "vfr.mp4"
+    write_clip(src, pan[:8], durations=[100, 200, 50, 100, 300, 100, 100, 100])
+    with open_clip(src) as clip:
+        every = list(clip.frames())
+    with open_clip(src) as clip:
+        assert not clip.constant_rate
+        clip.container = CountingDecodes(clip.container)
+        got = list(clip.frames(parse_position("5")))
+        assert clip.container.decoded == 8
+    assert [f.index for f in got] == [5, 6, 7]
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(got, every[5:]))
+
+
+def test_a_time_start_and_a_frame_number_start_render_the_same(pan, style, tmp_path):
+    """--start 1.0s and --start 12 (12 fps) render the same frames, and as many as are left."""
+    src = tmp_path / "gop4.mp4"
+    frames = write_gop4(src, pan)
     by_time, by_count = tmp_path / "t", tmp_path / "n"
     for where, out in ((parse_position("1.0s"), by_time), (parse_position("12"), by_count)):
         report = render_video(job("adain", style), src, out, VideoOptions(start=where, temporal=False))

@@ -183,24 +183,44 @@ class VideoClip(Clip):
         elif frames is None and self.container.duration:
             frames = max(1, round(self.container.duration / 1_000_000 * float(fps)))
         self.start_pts = video.start_time or 0
+        #: a constant frame rate, known for sure: then a frame's number is its time times the rate,
+        #: and a frame-number --start can seek like a time one. MP4/MOV keep every frame's duration
+        #: (the average is measured: a variable-rate clip averages 192/23 fps at a base of 24);
+        #: Matroska/WebM only declare a rate (a variable-rate .mkv says 12 and 12), so never there
+        measured = any(name in self.container.format.name.split(",") for name in ("mp4", "mov"))
+        self.constant_rate = bool(measured and video.average_rate and video.average_rate == video.base_rate)
         self.info = ClipInfo(path=path, kind="video", width=video.codec_context.width,
                              height=video.codec_context.height, fps=Fraction(fps), time_base=Fraction(tb),
                              frames=frames, has_audio=bool(self.container.streams.audio),
                              codec=video.codec_context.name)
 
-    def frames(self, start: Position | None = None, end: Position | None = None) -> Iterator[Frame]:
+    def _seek_to(self, start: Position | None, end: Position | None) -> float | None:
+        """Seconds to seek to before decoding, or None to decode from frame 0. A time --start seeks
+        (unless --end is a frame number, which needs the count from frame 0); a frame-number one
+        too on a constant frame rate, where numbers follow from time stamps exactly."""
+        fps = float(self.info.fps)
+        if start is None:
+            return None
+        if start.seconds and (end is None or end.frames is None or self.constant_rate):
+            return start.seconds
+        if start.frames and self.constant_rate:
+            return (start.frames - 0.5) / fps  # half a frame early: rounding never skips it
+        return None
+
+    def frames(self, start: Position | None = None, end: Position | None = None,
+               seek: bool = True) -> Iterator[Frame]:
         import av
 
         info = self.info
         index = 0
         last_pts = None
-        # a start given as a time (and no end given as a frame number, which needs the count from
-        # frame 0) seeks to the key frame before it instead of decoding everything before it;
+        # seeking goes to the key frame before the start instead of decoding everything before it;
         # frames are then numbered from their time stamps
         counted = True
-        if start is not None and start.seconds and (end is None or end.frames is None):
+        to = self._seek_to(start, end) if seek else None
+        if to is not None:
             try:
-                self.container.seek(self.start_pts + int(start.seconds / info.time_base), stream=self.stream,
+                self.container.seek(self.start_pts + int(to / info.time_base), stream=self.stream,
                                     backward=True, any_frame=False)
                 counted = False
             except av.error.FFmpegError:
@@ -210,7 +230,7 @@ class VideoClip(Clip):
                 pts = frame.pts
                 if pts is None and not counted:  # no time stamps to number by after all: start over
                     self.container.seek(self.start_pts, stream=self.stream, backward=True, any_frame=False)
-                    yield from self.frames(Position(frames=round(start.seconds * float(info.fps))), end)
+                    yield from self.frames(start, end, seek=False)
                     return
                 if pts is None:  # a stream without time stamps: count frames at the average rate
                     pts = self.start_pts + round(index / (info.fps * info.time_base))
