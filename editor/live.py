@@ -6,16 +6,16 @@ is always built from the newest edit. Live renders run on their own worker threa
 quality render on the main queue never holds the canvas back, and the GUI thread never waits
 on either.
 
-A running render that an edit makes stale is cancelled (between its stages: universal checks
-before each level) only while it is young, under YOUNG of a typical render's time, and only if
-it is not itself the restart of a cancelled one. Past that it is let finish: it is still newer
-than the canvas, and cancelling every time would leave a slider held in motion with no picture
-at all. Measured interleaved (bench/editor.py --live): at 1024 px it took the median from
-0.87-0.97 s to 0.74-0.84 and p95 from 1.32-1.61 to 1.11-1.17; at 512 px, where a drag's edits
-mostly land during restarts, it changed little. One whose inputs are gone (another photo,
-strategy or live size) is always cancelled, and its result is dropped. What each edit costs stays low because the strategies keep the content's
-encodings and the styles' statistics cached across jobs (a mask edit re-runs the regional
-transform and the decode, a slider only the blend and the decode).
+A running render that an edit makes stale is cancelled (between its stages: universal checks before
+each level) only while it is young, under YOUNG of a typical render's time, and only if it is not
+itself the restart of a cancelled one. Past that it is let finish: it is still newer than the
+canvas, and cancelling every time would leave a slider held in motion with no picture at all.
+Measured interleaved (bench/editor.py --live): at 1024 px it took the median from 0.87-0.97 s to
+0.74-0.84 and p95 from 1.32-1.61 to 1.11-1.17; at 512 px, where a drag's edits mostly land during
+restarts, it changed little. One whose inputs are gone (another photo, strategy or live size) is
+always cancelled, and its result is dropped. What each edit costs stays low because the strategies
+keep the content's encodings and the styles' statistics cached across jobs (a mask edit re-runs the
+regional transform and the decode, a slider only the blend and the decode).
 """
 
 from __future__ import annotations

@@ -270,6 +270,28 @@ def test_frame_folders_in_and_out(pan, style, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_folder_of_frames_keeps_the_audio_beside_them(clip, style, tmp_path):
+    """Numbered PNGs cannot hold sound: the input's track is copied beside them (audio.mka),
+    every packet, or the trimmed part with --start/--end."""
+    _, _, _, in_audio = read_clip(clip)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    report = render_video(job("adain", style), clip, whole, VideoOptions(temporal=False))
+    assert len(read_folder(whole)) == 12 and "copied (aac) into audio.mka" in report.audio
+    trimmed = render_video(job("adain", style), clip, cut,
+                           VideoOptions(start=parse_position("3"), end=parse_position("0.75s"), temporal=False))
+    assert len(read_folder(cut)) == trimmed.frames == 6
+    counts = []
+    for folder in (whole, cut):
+        with av.open(str(folder / "audio.mka")) as c:
+            a = c.streams.audio[0]
+            assert a.codec_context.name == "aac"
+            packets = [p for p in c.demux(a) if p.size]
+            counts.append(len(packets))
+    assert counts[0] == in_audio[0][1]  # every packet copied
+    assert 0 < counts[1] < counts[0] * 0.75  # about half a second of the one-second track
+    assert sorted(p.name for p in whole.iterdir())[-1] == "frame_000012.png" and (whole / "audio.mka").is_file()
+
+
 def test_webm_reencodes_the_audio_it_cannot_hold(clip, style, tmp_path):
     out = tmp_path / "out.webm"
     report = render_video(job("adain", style), clip, out, VideoOptions(end=parse_position("4")))

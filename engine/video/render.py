@@ -160,8 +160,7 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
         end_s = None if options.end is None else start_s + (
             options.end.seconds if options.end.seconds is not None else float(options.end.frames / info.fps))
         plan = AudioPlan()
-        if info.has_audio and folder:
-            plan.status = "dropped (a folder of frames has no audio)"
+        audio_src = src if info.has_audio and info.kind == "video" else None
         from ..registry import strategies
 
         # feed-forward strategies blend their outputs along the flow; optimisation ones optimise
@@ -197,23 +196,21 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
                 if on_event is not None:
                     on_event(FrameDone(report.frames, total, rgb))
 
+        def write_with(writer) -> None:
+            ok = False
+            try:
+                run(writer)
+                ok = True
+            finally:
+                writer.close(ok)
+
         if folder:
             with atomic_folder(out) as tmp:
-                writer = FolderWriter(tmp)
-                run(writer)
+                write_with(FolderWriter(tmp, audio_src, float(offset_pts * info.time_base), end_s, plan))
         else:
-            def write_file(tmp: Path) -> None:
-                audio_src = src if info.has_audio and info.kind == "video" else None
-                writer = VideoWriter(tmp, out.suffix.lower(), write_hw[1], write_hw[0], info.time_base, info.fps,
-                                     options.crf, audio_src, offset_pts, end_s, plan)
-                ok = False
-                try:
-                    run(writer)
-                    ok = True
-                finally:
-                    writer.close(ok)
-
-            atomic_write(out, write_file)
+            atomic_write(out, lambda tmp: write_with(VideoWriter(
+                tmp, out.suffix.lower(), write_hw[1], write_hw[0], info.time_base, info.fps, options.crf,
+                audio_src, offset_pts, end_s, plan)))
     report.width, report.height = write_hw[1], write_hw[0]
     report.fps = float(info.fps)
     report.audio = plan.status

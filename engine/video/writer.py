@@ -204,12 +204,26 @@ class VideoWriter:
             self.output.close()
 
 
-class FolderWriter:
-    """Numbered PNG frames (frame_000001.png, ...) into a temporary folder beside the destination."""
+#: the input's audio beside a folder of frames: Matroska holds any codec, so it is copied as it is
+FOLDER_AUDIO = "audio.mka"
 
-    def __init__(self, tmp: Path) -> None:
+
+class FolderWriter:
+    """Numbered PNG frames (frame_000001.png, ...) into a temporary folder beside the destination;
+    the input's audio (``audio_source``), trimmed as the frames are, beside them as FOLDER_AUDIO."""
+
+    def __init__(self, tmp: Path, audio_source: Path | None = None, offset_s: float = 0.0,
+                 end_s: float | None = None, plan: AudioPlan | None = None) -> None:
         self.dir = tmp
         self.count = 0
+        self.audio: _AudioCopier | None = None
+        if audio_source is not None:
+            import av
+
+            self.output = av.open(str(tmp / FOLDER_AUDIO), "w", format="matroska")
+            plan = plan if plan is not None else AudioPlan()
+            self.audio = _AudioCopier(audio_source, self.output, ".mkv", offset_s, end_s, plan)
+            plan.status += f" into {FOLDER_AUDIO}"
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
         from PIL import Image
@@ -218,7 +232,15 @@ class FolderWriter:
         Image.fromarray(rgb).save(self.dir / f"frame_{self.count:06d}.png", compress_level=1)
 
     def close(self, ok: bool) -> None:
-        pass
+        if self.audio is None:
+            return
+        try:
+            if ok:
+                self.audio.finish()
+        finally:
+            if not ok:
+                self.audio.input.close()
+            self.output.close()
 
 
 @contextmanager
