@@ -6,6 +6,7 @@ everywhere: an optional preview at PREVIEW_EDGE, the full size, and the figures 
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any, Callable, Iterator
 
@@ -40,6 +41,12 @@ class FeedForwardStrategy(Strategy):
                check: Callable[[], None] = never_cancelled) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - interface
 
+    def _render(self, job: StyleJob, p: Any, out_hw: tuple[int, int], ctx: RunContext) -> torch.Tensor:
+        # a plugin written before ``check`` existed renders without it (cancelled between stages only)
+        if "check" in inspect.signature(self.render).parameters:
+            return self.render(job, p, out_hw, ctx.device, check=ctx.check)
+        return self.render(job, p, out_hw, ctx.device)
+
     def run(self, job: StyleJob, ctx: RunContext) -> Iterator[Event]:
         p = job.params
         start = time.perf_counter()
@@ -49,9 +56,9 @@ class FeedForwardStrategy(Strategy):
             total = 2
             small = size_for_long_edge(*out_hw, PREVIEW_EDGE)
             ctx.check()
-            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self.render(job, p, small, ctx.device, ctx.check))
+            yield Progress(1, total, stage=f"preview {small[1]}x{small[0]}", preview=self._render(job, p, small, ctx))
         ctx.check()
-        image = self.render(job, p, out_hw, ctx.device, ctx.check)
+        image = self._render(job, p, out_hw, ctx)
         seconds = time.perf_counter() - start
         yield Progress(total, total, stage=f"{out_hw[1]}x{out_hw[0]}", preview=image)
         styles = job.image_styles() or tuple(r.style for r in job.regions if r.style.image is not None)

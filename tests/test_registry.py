@@ -7,7 +7,12 @@ import textwrap
 
 import pytest
 
+from engine import params as params_mod
 from engine import registry
+from engine.feedforward import FeedForwardStrategy
+from engine.images import resize_long_edge
+from engine.job import StyleJob, StyleSource
+from engine.strategy import Result, RunContext
 
 
 @pytest.fixture
@@ -68,3 +73,22 @@ def test_third_party_strategy_runs_through_the_engine(third_party, content, styl
     job = StyleJob(content=content, strategy="acme-invert", params=params.make(cls.Params), styles=(StyleSource(image=style),))
     out = run_job(job).image
     assert abs((out + content - 1).abs().max().item()) < 1e-6
+
+
+def test_a_feed_forward_plugin_whose_render_predates_check_still_runs(content, style):
+    """render(job, p, out_hw, device) without the ``check`` argument (cancelled between stages
+    only) keeps working: the base class passes ``check`` only to a render that takes it."""
+    adain = registry.strategies.get("adain")
+
+    class OldStyle(FeedForwardStrategy):
+        name = "old-style"
+        Params = adain.Params
+
+        def render(self, job, p, out_hw, device):
+            return adain().render(job, p, out_hw, device)
+
+    p = params_mod.make(adain.Params, {"preview": False})
+    job = StyleJob(content=resize_long_edge(content, 96), strategy="adain", params=p,
+                   styles=(StyleSource(image=resize_long_edge(style, 96)),), size=96, device="cpu")
+    events = list(OldStyle().run(job, RunContext("cpu")))
+    assert isinstance(events[-1], Result) and tuple(events[-1].image.shape[-2:]) == job.output_hw
