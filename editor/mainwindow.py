@@ -812,8 +812,8 @@ class MainWindow(QMainWindow):
 
     def _start_from_live(self) -> None:
         """The quality strategy's stylised start painted as the live canvas is: by the live
-        strategy at its alpha (the form shows the change), so Refine opens on the look the artist
-        chose instead of the start strategy's defaults."""
+        strategy at its alpha and depth (the form shows the change), so Refine opens on the look
+        the artist chose instead of the start's defaults."""
         from engine import params as params_mod
 
         if self.live.last_image is None:
@@ -823,10 +823,14 @@ class MainWindow(QMainWindow):
             return
         if self.live.strategy not in (specs["init_strategy"].choices or ()):
             return
-        alpha = self.live.params_for(self.live.strategy).get("alpha")
+        try:
+            live = self.live.job().params
+        except BrushworkError:
+            return  # the live job cannot be built now (its error shows at the next edit)
         values: dict = {"init_strategy": self.live.strategy}
-        if alpha is not None and "init_alpha" in specs:
-            values["init_alpha"] = float(alpha)
+        for own, start in (("alpha", "init_alpha"), ("depth", "init_depth")):
+            if hasattr(live, own) and start in specs:
+                values[start] = getattr(live, own)
         self.strategy_panel.set_values(values)
 
     def cancel(self) -> None:

@@ -64,6 +64,12 @@ class OptimisationParams:
                           "strokes, adain is lighter.")
     init_alpha: float = param(1.0, min=0.0, max=1.0, step=0.05, advanced=True,
                               help="Style strength of the stylised start (the instant strategy's alpha).")
+    # 3, not universal's own 5: its two deepest levels smear small features along the strokes (an
+    # astronaut's eyes and mouth under The Scream), and the steps keep what the start lost. The
+    # steps carry the strokes instead, with style 40 (OptimisationParams.style_weight).
+    init_depth: int = param(3, min=1, max=5, step=1, advanced=True,
+                            help="Levels of a universal start: 5 = the boldest, which smears small features such "
+                                 "as faces; 3 keeps them and lets the optimisation paint the strokes.")
     # hold: a sliced-Wasserstein colour term toward the start's pixels. Measured (bench pair at 256 px,
     # multiscale 30/20/20 steps, colour gap closed; the start alone 0.85): free 0.79, the start's
     # colour mean + covariance as a loss 0.79, re-matched after each scale 0.78, this term 0.91.
@@ -75,14 +81,17 @@ class OptimisationParams:
     optimizer: Literal["lbfgs", "adam"] = param("lbfgs", help="L-BFGS converges in fewer steps; Adam is steadier at large sizes.")
     lr: float = param(0.02, min=0.001, max=0.5, step=0.005, help="Adam step size (ignored by L-BFGS).", advanced=True)
     # Weights and the content layer for the stylised start, shared by the three strategies (issue
-    # 14): the textbook's content weight 1, but on relu3_3, and style 25. From a stylised start
+    # 14): the textbook's content weight 1, but on relu3_3, and style 40. From a stylised start
     # relu4_2 lets the edges and small shapes go (the content figure's relu3_3), and a heavier
     # relu4_2 weight costs Gram. multiscale at 512 px, 1 thread, beagle x Starry Night, gram /
-    # colour / content: weight 1 on relu4_2 0.897 / 0.917 / 1.154 (content missed), weight 3 on
-    # relu4_2 0.864 / 0.907 / 1.056 (gram missed), weight 1 on relu3_3 0.903 / 0.917 / 0.900, and
-    # style 25 0.908 / 0.919 / 0.942 (the palm beach's gram needs it: 0.923 -> 0.927 vs 0.921).
+    # colour / content, from a depth-5 start: weight 1 on relu4_2 0.897 / 0.917 / 1.154 (content
+    # missed), weight 3 on relu4_2 0.864 / 0.907 / 1.056 (gram missed), weight 1 on relu3_3 0.903 /
+    # 0.917 / 0.900, style 25 0.908 / 0.919 / 0.942. From the depth-3 start (init_depth), 2
+    # threads, beagle / palm beach / skyline x Kandinsky / astronaut x Scream gram: style 25 - /
+    # 0.920 / - / 0.906, 30: 0.905 / 0.922 / 0.874 / 0.908, 40: 0.912 / 0.925 / 0.881 / 0.911
+    # (textbook 0.887 / 0.922 / 0.871 / 0.893), the content figures all within the textbook's.
     content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
-    style_weight: float = param(25.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
+    style_weight: float = param(40.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
     tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
     layers: Literal["classic", "fine", "coarse"] = param("classic", help="Which layers carry style: fine = small strokes, coarse = large shapes.")
     content_layer: Literal["preset", "relu3_3", "relu4_2"] = param("relu3_3", advanced=True, help=CONTENT_LAYER_HELP)
@@ -431,8 +440,8 @@ def instant_start(job: Any, p: Any, hw: tuple[int, int], device: torch.device) -
 
     cls = strategies.get(p.init_strategy)
     names = {f.name for f in params_mod.specs(cls.Params)}
-    values = {"alpha": p.init_alpha, "style_scale": p.style_scale, "preview": False, "measure": False,
-              "colour": "luminance" if p.colour == "luminance" else "none"}
+    values = {"alpha": p.init_alpha, "depth": p.init_depth, "style_scale": p.style_scale, "preview": False,
+              "measure": False, "colour": "luminance" if p.colour == "luminance" else "none"}
     start_job = job
     if p.colour == "histogram":
         photo = resize(job.content, hw)

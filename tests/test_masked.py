@@ -71,8 +71,8 @@ def test_each_half_takes_its_own_style_not_the_other(two_region_render):
     # Turner's painting is only ~0.71 from Hokusai's Grams), so nothing leaked across.
     assert other_left > 0.9 * style_distance(a, [b])
     assert other_right > 0.9 * style_distance(b, [a])
-    # The strategy reports the same per-region figure itself.
-    assert result.figures["style_distance[left]"] == pytest.approx(own_left, rel=1e-3)
+    # The strategy reports the same per-region figure itself (within 0.2%).
+    assert result.figures["style_distance[left]"] == pytest.approx(own_left, rel=2e-3)
 
 
 def test_the_two_styles_meet_without_a_seam(two_region_render):

@@ -29,7 +29,8 @@ def make_job(content, style, strategy, size=SIZE, **values):
 def instant(job, name, hw, **values):
     """The instant strategy's own render of ``job`` at ``hw``, called directly."""
     cls = strategies.get(name)
-    p = params.make(cls.Params, {"alpha": 1.0, **values})
+    own = {s.name for s in params.specs(cls.Params)}
+    p = params.make(cls.Params, {k: v for k, v in {"alpha": 1.0, "depth": 3, **values}.items() if k in own})
     return cls().render(job.with_(strategy=name, params=p), p, hw, torch.device("cpu"))
 
 

@@ -46,7 +46,7 @@ class MaskedParams(_MaskedOwn, OptimisationParams, ScheduleParams):
     # the *other* half's style 0.366 -> 0.337 and 0.316 -> 0.270 (own minus other: 0.40 -> 0.54,
     # 0.47 -> 0.62). Only the help differs here:
     coarse_steps: int = param(40, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the regions take their styles.")
-    style_weight: float = param(25.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly each region follows its style.")
+    style_weight: float = param(40.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly each region follows its style.")
     colour: Literal["none", "luminance", "histogram"] = param("none", help="Keep the photo's colours: luminance only, or recolour each style first.")
 
 
