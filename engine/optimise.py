@@ -57,8 +57,7 @@ class OptimisationParams:
 
     init: Literal["stylised", "content", "noise", "style"] = param(
         "stylised", help="Starting image: stylised = the instant strategy's result (the final look at once, "
-                         "refined), content = the photo (best for faces: they keep their features), noise = the "
-                         "photo half-covered in noise, style = the style.")
+                         "refined), content = the photo, noise = the photo half-covered in noise, style = the style.")
     init_strategy: Literal["universal", "adain"] = param(
         "universal", help="Instant strategy that paints the stylised start: universal carries the palette and "
                           "strokes, adain is lighter.")
