@@ -69,7 +69,8 @@ def test_missing_weights_name_the_file_and_the_fix(content_path, style_path, tmp
     # the default stylised start needs the instant strategy's weights first: named the same way
     code = cli.main(["render", str(content_path), "-s", str(style_path), "--size", "64", "--set", "steps=1", "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "brushwork weights fetch distilled16x/encoder5" in err and not out.exists()
+    # (the start runs universal to depth 3: its first net is encoder3)
+    assert code == 2 and "brushwork weights fetch distilled16x/encoder3" in err and not out.exists()
 
 
 def test_failure_during_the_run_leaves_no_file(content_path, style_path, tmp_path, monkeypatch, capsys):
