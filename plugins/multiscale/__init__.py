@@ -27,8 +27,8 @@ class MultiScaleParams(OptimisationParams, ScheduleParams):
     # against the textbook run (float32, 300 L-BFGS steps from the photo), met by bench/gatys.py at
     # 512 px: gram >= the textbook's, colour gap closed >= 0.80, content <= the textbook's + 5%,
     # time <= 1/6 of it. Beagle x Starry Night, palm beach x Water Lilies, 2 threads (gram / colour
-    # / content / s): textbook 0.887 / 0.35 / 1.084 / 365 and 0.922 / 0.39 / 0.859 / 336; these
-    # defaults 0.907 / 0.92 / 0.953 / 27.5 and 0.926 / 0.95 / 0.842 / 38.8; the defaults before
+    # / content / s): textbook 0.887 / 0.35 / 1.084 / 239 and 0.922 / 0.39 / 0.859 / 236; these
+    # defaults 0.912 / 0.92 / 0.970 / 23.3 and 0.925 / 0.95 / 0.837 / 22.5; the defaults before
     # (256 px, 20/15 steps, content weight 5 on relu4_2, style 20, 1 thread) 0.803 / 0.900 / 1.101
     # and 0.844 / 0.944 / 0.969 (gram missed on both, content on the palm beach).
 
