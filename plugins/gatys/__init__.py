@@ -31,7 +31,8 @@ class GatysParams(OptimisationParams, _GatysSchedule):
     # 0.921 / - / 0.849 / 652): the defaults before (40 steps, weight 5 on relu4_2, style 20) 0.839 /
     # 0.934 / 1.163 / 42 and 0.868 / 0.958 / 0.980 / 37; these weights, 40 steps: 0.897 / 0.939 /
     # 1.061 / 44 and 0.918 / 0.962 / 0.975 / 38; 70 steps: 0.911 / 0.933 / 0.961 / 52 and 0.929 /
-    # 0.961 / 0.881 / 49 (every issue-14 target met).
+    # 0.961 / 0.881 / 49 (every issue-14 target met). With the depth-3 start and style 40 (2
+    # threads): 0.911 / 0.947 / 0.956 / 23.5 and 0.928 / 0.956 / 0.802 / 24.4.
 
 
 class GatysStrategy(Strategy):
