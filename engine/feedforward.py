@@ -6,6 +6,7 @@ everywhere: an optional preview at PREVIEW_EDGE, the full size, and the figures 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from typing import Any, Callable, Iterator
@@ -30,6 +31,12 @@ def never_cancelled() -> None:
     """The ``check`` of a render nobody can cancel."""
 
 
+@functools.cache
+def _takes_check(cls: type) -> bool:
+    """Whether ``cls.render`` accepts ``check`` (looked up once per class, not per live render)."""
+    return "check" in inspect.signature(cls.render).parameters
+
+
 class FeedForwardStrategy(Strategy):
     """Base of strategies that render in one pass; their Params declare ``preview`` and ``measure``.
 
@@ -43,7 +50,7 @@ class FeedForwardStrategy(Strategy):
 
     def _render(self, job: StyleJob, p: Any, out_hw: tuple[int, int], ctx: RunContext) -> torch.Tensor:
         # a plugin written before ``check`` existed renders without it (cancelled between stages only)
-        if "check" in inspect.signature(self.render).parameters:
+        if _takes_check(type(self)):
             return self.render(job, p, out_hw, ctx.device, check=ctx.check)
         return self.render(job, p, out_hw, ctx.device)
 
