@@ -144,7 +144,8 @@ def test_opening_a_photo_closes_the_clip(qtbot, window, clip_path, content_path)
     assert torch.is_tensor(w.doc.content_tensor())
 
 
-def test_a_project_saved_on_a_clip_reopens_the_clip_at_its_frame(qtbot, window, clip_path, decoded, tmp_path):
+def test_a_project_saved_on_a_clip_reopens_the_clip_at_its_frame(qtbot, window, clip_path, decoded, tmp_path,
+                                                                  content_path):
     """The project keeps the clip's path and frame (not the clip): reopened, the scrubber and
     Export video are back on that frame; with the clip gone it opens as that frame alone."""
     w = window
@@ -173,3 +174,10 @@ def test_a_project_saved_on_a_clip_reopens_the_clip_at_its_frame(qtbot, window, 
     assert w.clip is None and w.clip_bar.isHidden() and not w.export_video_action.isEnabled()
     assert np.abs(content_u8(w) - decoded[4]).max() <= 1  # the saved frame, as a picture
     assert "shot.mp4" in w.statusBar().currentMessage()
+
+    # another clip of another size in its place: not taken for the project's
+    write_clip(clip, [f[: H // 2, : W // 2].copy() for f in pan_frames(content_path, 3)])
+    assert w.open_project(project)
+    assert w.clip is None and w.clip_bar.isHidden()
+    assert "not the project's size" in w.statusBar().currentMessage()
+    assert np.abs(content_u8(w) - decoded[4]).max() <= 1

@@ -85,6 +85,7 @@ def _rewrite(src, dst, drop=(), manifest_patch=None, replace=None):
     ("missing mask", "'masks/0.png' is listed in the manifest but missing"),
     ("mask not png", "'masks/1.png' is not a readable image"),
     ("wrong mask size", "the mask is"),
+    ("bad clip", "'clip' must name a path and a frame number"),
 ])
 def test_damaged_projects_give_a_clear_error(project, tmp_path, damage, expected):
     good = save_project(project, tmp_path / "good.brushwork")
@@ -103,6 +104,8 @@ def test_damaged_projects_give_a_clear_error(project, tmp_path, damage, expected
         _rewrite(good, bad, drop=("masks/0.png",))
     elif damage == "mask not png":
         _rewrite(good, bad, replace={"masks/1.png": b"\x89PNG broken"})
+    elif damage == "bad clip":
+        _rewrite(good, bad, manifest_patch=lambda m: m.update(clip={"path": "shot.mp4", "frame": "four"}))
     elif damage == "wrong mask size":
         import io
         from PIL import Image
