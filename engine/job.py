@@ -67,6 +67,9 @@ class Region:
     strength: float = 1.0
     feather: float = 0.0
     name: str = ""
+    #: how much of the photo's structure survives inside the region (0 = the style's own, 1 = the
+    #: photo's edges and shapes under the style's palette and brushwork); see engine.scene.keep_shape
+    keep_shape: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mask.dim() != 2:
@@ -75,6 +78,8 @@ class Region:
             raise InputError(f"Region '{self.name}': a mask must hold floats in [0, 1], got {self.mask.dtype}.")
         if not (0.0 <= self.strength <= 1.0):
             raise InputError(f"Region '{self.name}': strength must be in [0, 1], got {self.strength}.")
+        if not (0.0 <= self.keep_shape <= 1.0):
+            raise InputError(f"Region '{self.name}': keep shape must be in [0, 1], got {self.keep_shape}.")
 
 
 #: how far a mask's aspect ratio may differ from the content's (rounding when it was made at another size)
@@ -111,6 +116,11 @@ class StyleJob:
     metadata: dict = field(default_factory=dict)
     #: video, optimisation strategies: the previous frame's output warped onto this one
     previous: PreviousFrame | None = None
+    #: faces found in the content (engine.scene.faces.Face, in fractions of its size); detected once
+    #: per photo by whoever builds the job (the editor keeps them with the photo), never per render
+    faces: tuple[Any, ...] = ()
+    #: keep the faces' shape (engine.scene.keep_shape); has no effect when ``faces`` is empty
+    protect_faces: bool = True
 
     def __post_init__(self) -> None:
         if self.content.dim() != 4 or self.content.shape[:2] != (1, 3):
