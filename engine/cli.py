@@ -384,19 +384,75 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, like Ctrl+C's KeyboardInterrupt: every
+    cleanup that runs for Ctrl+C (temporary files and folders removed, a previous file kept) runs."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"Stopped by {self.name}")
+
+
+#: the signals that stop a command like Ctrl+C does (the shell's exit code is 128 + the number)
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _stop_on_signals():
+    """Make SIGTERM and SIGHUP raise :class:`Stopped` (main thread only); returns a function that
+    puts the previous handlers back. A second signal while the first one's cleanup runs is ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    stopping: list[int] = []
+
+    def handler(signum, frame) -> None:
+        if stopping:
+            return
+        stopping.append(signum)
+        raise Stopped(signum)
+
+    previous = {}
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None:  # Windows has no SIGHUP
+            continue
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (OSError, ValueError):
+            pass
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+    return restore
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    restore = _stop_on_signals()
     try:
-        return args.func(args) or 0
-    except Cancelled:
-        print("cancelled; nothing written", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted; nothing written", file=sys.stderr)
-        return 130
-    except BrushworkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        try:
+            args = make_parser().parse_args(argv)
+            return args.func(args) or 0
+        except Cancelled:
+            print("cancelled; nothing written", file=sys.stderr)
+            return 130
+        except Stopped as exc:
+            print(f"Stopped by {exc.name}; nothing was written (a previous file there is unchanged).", file=sys.stderr)
+            return 128 + exc.signum
+        except KeyboardInterrupt:
+            print("interrupted; nothing written", file=sys.stderr)
+            return 130
+        except BrushworkError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        restore()
 
 
 if __name__ == "__main__":
