@@ -229,6 +229,9 @@ def cmd_weights_status(args: argparse.Namespace) -> int:
             bad += 1
         tag = " (optional)" if entry.optional else ""
         print(f"{state:8s} {name:28s}{tag} {path or ''}")
+        for other in weights.corrupt_copies(name, args.weights_dir):
+            if other != path:  # passed over for a good copy: say so, it would be used where that one is gone
+                print(f"{'':8s} {'':28s} skipped a corrupt copy (sha256 does not match): {other}; delete or re-fetch it")
     if bad:
         print(f"{bad} required file(s) missing or corrupt: run `brushwork weights fetch --mirror DIR` "
               "(or without --mirror when online).", file=sys.stderr)

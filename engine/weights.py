@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import WeightsError
+from .errors import OutputError, WeightsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_WEIGHTS = PROJECT_ROOT / "weights"
@@ -105,6 +105,22 @@ def status(name: str, weights_dir: str | os.PathLike | None = None) -> tuple[str
     return ("corrupt", corrupt) if corrupt else ("missing", None)
 
 
+def corrupt_copies(name: str, weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Every copy of ``name`` in the search folders whose sha256 does not match the manifest,
+    including those :func:`status` passes over because a good copy comes first or later (a damaged
+    file in the mirror, say): ``brushwork weights status`` names them."""
+    entry = load_manifest()[name]
+    bad = []
+    for d in search_dirs(weights_dir):
+        p = d / entry.path
+        try:
+            if p.is_file() and not _is_valid(p, entry):
+                bad.append(p)
+        except OSError:
+            bad.append(p)
+    return list(dict.fromkeys(bad))
+
+
 def locate(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     """Path of a verified weight file, or a WeightsError that says how to get it."""
     manifest = load_manifest()
@@ -152,7 +168,9 @@ def fetch(
 ) -> list[tuple[str, str]]:
     """Fetch entries into ``target``; returns (name, outcome) pairs.
 
-    Each file is written to a temporary name, its sha256 checked, and only then moved into place.
+    Each file is written to a temporary name, its sha256 checked, and only then moved into place
+    with a new file's usual mode (0644 under umask 022). A target that cannot take the file (not a
+    folder, read-only, too little free space) is an OutputError naming it; nothing is left half-written.
     """
     manifest = load_manifest()
     target_dir = Path(target) if target else default_target_dir()
@@ -166,7 +184,6 @@ def fetch(
         if dest.is_file() and _is_valid(dest, entry):
             results.append((name, "present"))
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
         if mirror:
             src = Path(mirror) / entry.path
             if not src.is_file():
@@ -174,36 +191,71 @@ def fetch(
                     results.append((name, "not in mirror (optional)"))
                     continue
                 raise WeightsError(f"'{entry.path}' is not in the mirror folder {mirror}.")
-            _install(dest, entry, lambda tmp: _copy(src, tmp, entry, progress))
+            _install(dest, entry, lambda tmp: _copy(src, tmp, entry, progress), target_dir)
             results.append((name, f"copied from {mirror}"))
         elif entry.url:
-            _install(dest, entry, lambda tmp: _download(entry, tmp, progress))
+            _install(dest, entry, lambda tmp: _download(entry, tmp, progress), target_dir)
             results.append((name, f"downloaded from {entry.url}"))
         else:
             results.append((name, "no upstream download: use --mirror DIR"))
     return results
 
 
-def _install(dest: Path, entry: WeightEntry, write: Callable[[Path], None]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=".fetch.", dir=dest.parent)
-    os.close(fd)
+def _target_error(target_dir: Path, entry: WeightEntry, exc: OSError) -> OutputError:
+    return OutputError(
+        f"Cannot write weights into {target_dir}: {exc.strerror or exc}. Give a writable folder with free space "
+        f"(--target DIR, or set {ENV_DIR}), or free some space there. '{entry.name}' was not installed and "
+        "nothing half-written is left.")
+
+
+def _install(dest: Path, entry: WeightEntry, write: Callable[[Path], None], target_dir: Path | None = None) -> None:
+    """``write(tmp)`` beside ``dest``, check its sha256, give it a new file's mode, move it into place."""
+    from .images import _umask
+
+    target_dir = target_dir if target_dir is not None else dest.parent
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(dest.parent).free
+        if entry.bytes and free < entry.bytes:
+            raise OSError(28, f"{entry.path} needs {entry.bytes / 1e6:,.1f} MB and only {free / 1e6:,.1f} MB are free")
+        fd, tmp_name = tempfile.mkstemp(prefix=".fetch.", dir=dest.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _target_error(target_dir, entry, exc) from exc
     tmp = Path(tmp_name)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as exc:  # reading the source is reported where it happens; this is the target
+            raise _target_error(target_dir, entry, exc) from exc
         if entry.sha256:
             got = sha256_of(tmp)
             if got != entry.sha256:
                 raise WeightsError(f"Fetched '{entry.path}' has sha256 {got}, expected {entry.sha256}; not installed.")
-        os.replace(tmp, dest)
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from other users
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise _target_error(target_dir, entry, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _copy(src: Path, tmp: Path, entry: WeightEntry, progress) -> None:
-    total = src.stat().st_size
+    try:
+        total = src.stat().st_size
+        fi = open(src, "rb")
+    except OSError as exc:
+        raise WeightsError(f"Cannot read {src} in the mirror: {exc.strerror or exc}.") from exc
     done = 0
-    with open(src, "rb") as fi, open(tmp, "wb") as fo:
-        for chunk in iter(lambda: fi.read(1 << 22), b""):
+    with fi, open(tmp, "wb") as fo:
+        while True:
+            try:
+                chunk = fi.read(1 << 22)
+            except OSError as exc:
+                raise WeightsError(f"Cannot read {src} in the mirror: {exc.strerror or exc}.") from exc
+            if not chunk:
+                break
             fo.write(chunk)
             done += len(chunk)
             if progress:
