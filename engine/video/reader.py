@@ -21,6 +21,10 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 FRAME_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
 #: frame rate given to a folder of frames unless told otherwise
 DEFAULT_FOLDER_FPS = 24
+#: the highest frame rate a user may give a folder of frames (slow-motion cameras reach 1000)
+MAX_FPS = 1000
+#: the latest --start/--end time (seconds; a 1000-hour clip): keeps time stamps within 64 bits
+MAX_POSITION_SECONDS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,17 @@ class Position:
 _TIME_RE = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)$")
 
 
-def parse_position(text: str) -> Position:
-    """'12' -> frame 12; '1.5s', '1.5', '0:01.5', '1:02:03' -> seconds."""
+def parse_position(text: str, flag: str = "A clip position") -> Position:
+    """'12' -> frame 12; '1.5s', '1.5', '0:01.5', '1:02:03' -> seconds. A frame number fits 2**31-1 and a
+    time is finite and at most MAX_POSITION_SECONDS; ``flag`` (--start, --end) opens the error."""
+    from ..params import INT_LIMIT, number, shown
+
     t = text.strip().lower()
+    if t.isdigit():
+        return Position(frames=number(flag, t, int, min=0, max=INT_LIMIT))
     try:
         if t.endswith("s"):
             value = float(t[:-1])
-        elif t.isdigit():
-            return Position(frames=int(t))
         else:
             m = _TIME_RE.match(t)
             if not m:
@@ -59,11 +66,20 @@ def parse_position(text: str) -> Position:
             for p in parts:
                 value = value * 60 + float(p)
     except ValueError:
-        raise InputError(f"A clip position is a frame number (e.g. 12) or a time (e.g. 1.5s or 0:01.5), "
-                         f"got '{text}'.") from None
+        raise InputError(f"{flag} is a frame number (e.g. 12) or a time (e.g. 1.5s or 0:01.5), "
+                         f"got '{shown(text)}'.") from None
     if value < 0:
-        raise InputError(f"A clip position must not be negative, got '{text}'.")
-    return Position(seconds=value)
+        raise InputError(f"{flag} must not be negative, got '{shown(text)}'.")
+    return Position(seconds=number(flag, t[:-1] if t.endswith("s") else value, float, max=MAX_POSITION_SECONDS))
+
+
+def check_fps(fps: float | None, flag: str = "--fps") -> float | None:
+    """A frame rate given by the user: None (the default), or a finite rate in (0, MAX_FPS]."""
+    if fps is None:
+        return None
+    from ..params import number
+
+    return number(flag, fps, float, above=0, max=MAX_FPS)
 
 
 @dataclass(frozen=True)
@@ -295,9 +311,10 @@ class FolderClip(Clip):
         if not self.files:
             raise InputError(f"The folder {path} holds no frames (numbered .png/.jpg/.tif/.webp images).")
         w, h = image_size(self.files[0])
-        rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(DEFAULT_FOLDER_FPS)
+        fps = check_fps(fps)
+        rate = Fraction(DEFAULT_FOLDER_FPS) if fps is None else Fraction(fps).limit_denominator(1001)
         if rate <= 0:
-            raise InputError(f"--fps must be positive, got {fps}.")
+            raise InputError(f"--fps: {fps} is too small a frame rate; give at least 0.001.")
         self.info = ClipInfo(path=path, kind="frames", width=w, height=h, fps=rate, time_base=1 / rate,
                              frames=len(self.files), has_audio=False, codec="images")
 
