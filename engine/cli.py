@@ -49,16 +49,40 @@ def parse_print_size(text: str, dpi: float) -> tuple[int, int]:
     return parse(text, dpi)
 
 
+#: --feather's largest radius (px); the editor's box stops at 200
+MAX_FEATHER = 1000.0
+#: --seed's range: what both torch.manual_seed and numpy's seeding take
+MAX_SEED = 2**32 - 1
+#: --style-weights are relative (0.7,0.3 is 7:3); past this one style simply wins, and sums stay finite
+MAX_STYLE_WEIGHT = 1e6
+
+
 def _parse_weights(text: str | None, n: int) -> list[float]:
     if not text:
         return [1.0] * n
     try:
         ws = [float(x) for x in text.split(",")]
     except ValueError:
-        raise InputError(f"--style-weights expects numbers like 0.7,0.3, got '{text}'.") from None
+        raise InputError(f"--style-weights expects numbers like 0.7,0.3, got '{params_mod.shown(text)}'.") from None
+    ws = [params_mod.number("--style-weights", w, float, min=0, max=MAX_STYLE_WEIGHT) for w in ws]
     if len(ws) != n:
         raise InputError(f"--style-weights gives {len(ws)} weights for {n} styles.")
     return ws
+
+
+def check_render_numbers(args: argparse.Namespace) -> None:
+    """render's numeric flags, before anything is loaded: finite and in range, or an InputError
+    naming the flag (params.number is the rule)."""
+    from .video.reader import check_fps
+
+    number = params_mod.number
+    args.feather = number("--feather", args.feather, float, min=0, max=MAX_FEATHER)
+    args.seed = number("--seed", args.seed, int, min=0, max=MAX_SEED)
+    for flag, name in (("--size", "size"), ("--tile", "tile"), ("--working-size", "working_size"),
+                       ("--preview-every", "preview_every"), ("--crf", "crf")):
+        if getattr(args, name) is not None:
+            setattr(args, name, number(flag, getattr(args, name), int))
+    args.fps = check_fps(args.fps)
 
 
 def build_job(args: argparse.Namespace, content=None):
@@ -102,6 +126,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     from .video import is_video_input
 
+    check_render_numbers(args)
     if is_video_input(args.content):
         return cmd_render_video(args)
     out = Path(args.output)
@@ -163,8 +188,8 @@ def cmd_render_video(args: argparse.Namespace) -> int:
     if args.bit_depth != 8:
         raise InputError("--bit-depth 16 is for still images; video is written 8-bit.")
     options = VideoOptions(temporal=args.temporal == "on", crf=args.crf, fps=args.fps,
-                           start=parse_position(args.start) if args.start else None,
-                           end=parse_position(args.end) if args.end else None)
+                           start=parse_position(args.start, "--start") if args.start else None,
+                           end=parse_position(args.end, "--end") if args.end else None)
     if args.blend is not None:
         if not 0 <= args.blend < 1:
             raise InputError(f"--blend must be in [0, 1), got {args.blend}.")
