@@ -46,7 +46,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from .errors import BrushworkError, InputError
+from .errors import BrushworkError, InputError, OutputError
 
 #: the help text of the instant strategies' ``backend`` parameter
 BACKEND_HELP = ("torch: PyTorch; onnx: the same nets exported to ONNX and run by onnxruntime "
@@ -68,7 +68,8 @@ CHECK_EDGE = 256
 KEEP_FLOAT = ("/conv0/Conv", "/conv11/Conv")
 OPSET = 17
 #: version of what an export holds; a cached set written with another one is rebuilt
-FORMAT = 1
+#: (2: every file's sha256 is in the manifest)
+FORMAT = 2
 #: the largest difference from PyTorch a float32 export may show on a picture in [0, 1]
 TOLERANCE = 1e-3
 ENV_CACHE = "BRUSHWORK_ONNX_CACHE"
@@ -248,12 +249,12 @@ def export_set(specs: Sequence[NetSpec], out_dir: Path, *, int8: bool = False, w
         if strict and spec.image_output and diff["max_abs_diff"] > TOLERANCE:
             raise BrushworkError(f"The ONNX export of {spec.name} differs from PyTorch by {diff['max_abs_diff']:.2g} "
                                  f"(> {TOLERANCE}); not written.")
-        entry: dict[str, Any] = {"name": spec.name, "file": path.name, "inputs": list(spec.inputs),
-                                 "output": spec.output, **spec.info, "float32": diff}
+        entry: dict[str, Any] = {"name": spec.name, "file": path.name, "sha256": _sha256(path),
+                                 "inputs": list(spec.inputs), "output": spec.output, **spec.info, "float32": diff}
         if int8 and spec.calibration is not None:
             qpath = quantise(path, out_dir / f"{spec.name}.int8.onnx", spec.calibration(), spec.keep_float,
                              spec.int8_ops)
-            entry["int8"] = {"file": qpath.name, **difference(spec, qpath)}
+            entry["int8"] = {"file": qpath.name, "sha256": _sha256(qpath), **difference(spec, qpath)}
         entry["seconds"] = round(time.perf_counter() - start, 2)
         nets.append(entry)
     manifest = {"format": FORMAT, "opset": OPSET, "layout": "NCHW float32", "picture_range": [0.0, 1.0],
@@ -282,42 +283,161 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+#: (path, inode, mtime_ns, size) -> sha256: a cached file is hashed once per version per process
+_hashed: dict[tuple[str, int, int, int], str] = {}
+
+
+def _file_sha(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    sha = _hashed.get(key)
+    if sha is None:
+        sha = _hashed[key] = _sha256(path)
+    return sha
+
+
+def _files(manifest: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(file, recorded sha256) for every file of an exported set."""
+    nets = manifest.get("nets", [])
+    return ([(n["file"], n.get("sha256")) for n in nets]
+            + [(n["int8"]["file"], n["int8"].get("sha256")) for n in nets if "int8" in n])
+
+
+def _stale(manifest: dict[str, Any] | None, weights: dict[str, str], int8: bool) -> bool:
+    """Whether a cached set is not this format's export of these very weights (a rebuild is expected)."""
+    return (not manifest or manifest.get("format") != FORMAT or manifest.get("weights") != weights
+            or (int8 and not manifest.get("int8")) or not _files(manifest))
+
+
+def _damage(manifest: dict[str, Any], folder: Path) -> str | None:
+    """Why a current set's files cannot be used (one missing, or its sha256 not the one recorded at
+    export: truncated, overwritten), or None when every file is as exported."""
+    for name, sha in _files(manifest):
+        path = folder / name
+        try:
+            if not path.is_file():
+                return f"{name} is missing"
+            got = _file_sha(path)
+        except OSError as exc:
+            return f"{name} is unreadable ({exc.strerror or exc})"
+        if got != sha:
+            return f"{name} is damaged (its sha256 is not the one recorded when it was exported)"
+    return None
+
+
 def _current(manifest: dict[str, Any] | None, folder: Path, weights: dict[str, str], int8: bool) -> bool:
-    """Whether a cached set was made by this format from these very weights and holds every file."""
-    if not manifest or manifest.get("format") != FORMAT or manifest.get("weights") != weights:
-        return False
-    if int8 and not manifest.get("int8"):
-        return False
-    files = [n["file"] for n in manifest.get("nets", [])] + [n["int8"]["file"] for n in manifest.get("nets", []) if "int8" in n]
-    return bool(files) and all((folder / f).is_file() for f in files)
+    """Whether a cached set was made by this format from these very weights and holds every file,
+    each with the sha256 recorded at export."""
+    return not _stale(manifest, weights, int8) and _damage(manifest, folder) is None  # type: ignore[arg-type]
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 _build_locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
+#: configured cache root -> the folder exports go to instead, once it proved unusable (a file,
+#: read-only, full); per process, so the warning is given once
+_fallback: dict[Path, Path] = {}
+
+
+def fallback_root() -> Path:
+    """The temporary folder exports go to when the user cache cannot take them."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"brushwork-onnx-{uid}"
+
+
+def _usable(folder: Path, weights: dict[str, str], int8: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """(manifest when the set at ``folder`` can be used as it is, else None; why a set that should
+    have been usable is not: a damaged file or an unreadable manifest, for the warning)."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        try:
+            broken = (folder / MANIFEST).is_file()
+        except OSError:
+            broken = False
+        return None, (f"its {MANIFEST} is unreadable" if broken else None)
+    if _stale(manifest, weights, int8):
+        return None, None
+    damage = _damage(manifest, folder)
+    return (None, damage) if damage else (manifest, None)
+
+
+def _build_at(root: Path, key: str, build: Callable[[Path, bool], dict[str, Any]], int8: bool) -> dict[str, Any]:
+    """Build into a temporary folder under ``root`` and move it to ``root/key`` (no half set ever)."""
+    folder = root / key
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    try:
+        manifest = build(tmp, int8)
+        if folder.exists() or folder.is_symlink():
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+            else:
+                folder.unlink()
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
 
 
 def cached_export(key: str, weights: dict[str, str], build: Callable[[Path, bool], dict[str, Any]],
                   int8: bool = False) -> tuple[Path, dict[str, Any]]:
     """The cached export folder for ``key`` and its manifest, built by ``build(folder, int8)`` when
     missing, incomplete, made by another format, or stale (a weight's sha256 differs from the one
-    recorded). Built in a temporary folder and moved into place, so a crash leaves no half set."""
-    folder = cache_root() / key
+    recorded). Built in a temporary folder and moved into place, so a crash leaves no half set.
+
+    Every file's sha256 is recorded at export and checked before use: a damaged set (a truncated or
+    overwritten file, an unreadable manifest) is rebuilt with a warning. A cache location that
+    cannot take the set (a file, read-only, full) falls back to :func:`fallback_root` with a
+    warning; when that fails too, an OutputError says what to do."""
     with _locks_lock:
         lock = _build_locks.setdefault(key, threading.Lock())
     with lock:
-        manifest = read_manifest(folder)
-        if _current(manifest, folder, weights, int8):
-            return folder, manifest  # type: ignore[return-value]
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+        configured = cache_root()
+        root = _fallback.get(configured, configured)
+        folder = root / key
+        manifest, damage = _usable(folder, weights, int8)
+        if manifest is not None:
+            return folder, manifest
+        if damage:
+            _warn(f"The cached ONNX export {folder} cannot be used: {damage}. Rebuilding it.")
+        previous = read_manifest(folder)
+        int8 = int8 or bool(previous and previous.get("int8"))
         try:
-            manifest = build(tmp, int8 or bool(manifest and manifest.get("int8")))
-            if folder.exists():
-                shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return folder, manifest
+            return folder, _build_at(root, key, build, int8)
+        except OSError as exc:
+            if root != configured:
+                raise _cache_error(root, exc) from exc
+            reason = exc.strerror or str(exc)
+        spare = fallback_root()
+        _warn(f"The ONNX cache {root} cannot be written ({reason}); using {spare} instead. Set "
+              f"{ENV_CACHE} to a writable folder to keep the exports.")
+        _fallback[configured] = spare
+        folder = spare / key
+        manifest, _ = _usable(folder, weights, int8)
+        if manifest is not None:
+            return folder, manifest
+        try:
+            return folder, _build_at(spare, key, build, int8)
+        except OSError as exc:
+            raise _cache_error(spare, exc) from exc
+
+
+def _cache_error(root: Path, exc: OSError) -> OutputError:
+    return OutputError(f"Cannot write the ONNX export into {root}: {exc.strerror or exc}. Set {ENV_CACHE} to a "
+                       "writable folder with free space, or use backend=torch.")
 
 
 # --- running ------------------------------------------------------------------------------------
