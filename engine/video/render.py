@@ -29,7 +29,8 @@ from ..strategy import RunContext
 from .reader import Clip, ClipInfo, Position, open_clip
 from .flow import warp
 from .temporal import BLEND, Motion, TemporalBlender
-from .writer import AudioPlan, FolderWriter, VideoWriter, atomic_folder, check_video_output, is_folder_output
+from .writer import (AudioPlan, FolderWriter, VideoWriter, atomic_folder, check_video_output, check_video_space,
+                     is_folder_output)
 
 
 @dataclass
@@ -110,6 +111,16 @@ def output_size(info: ClipInfo, size: int | None, encoded: bool) -> tuple[tuple[
     return hw, even, note
 
 
+def ended_early(frames: int, expected: int | None) -> str | None:
+    """What to say when a clip gave fewer frames than it declares (a truncated or damaged file
+    decodes up to the damage and stops without an error), or None. The count a container declares
+    (or the duration times the rate) can be a frame off, so 1 frame (2 % of a long clip) is let go."""
+    if expected is None or frames >= expected - max(1, expected // 50):
+        return None
+    return (f"the clip ended early: it had {frames} frames of the {expected} it declares (the file may be truncated "
+            f"or damaged); the output has those {frames} frames")
+
+
 def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: VideoOptions | None = None,
                  ctx: RunContext | None = None, on_event: Callable[[object], None] | None = None,
                  clip: Clip | None = None) -> VideoReport:
@@ -154,6 +165,9 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
                 skip = options.start.frames if options.start.frames is not None else \
                     round((options.start.seconds or 0) * float(info.fps))
                 total = max(1, total - skip)
+        if total is not None:  # a full disk is refused now, not after every frame is rendered
+            check_video_space(out, total, write_hw, options.crf, total / float(info.fps),
+                              info.has_audio and info.kind == "video")
         # a trimmed clip starts at 0; otherwise every time stamp is kept as it was (A/V sync exact)
         offset_pts = first.pts if options.start is not None else 0
         start_s = float(getattr(clip, "start_pts", 0) * info.time_base)
@@ -211,6 +225,9 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
             atomic_write(out, lambda tmp: write_with(VideoWriter(
                 tmp, out.suffix.lower(), write_hw[1], write_hw[0], info.time_base, info.fps, options.crf,
                 audio_src, offset_pts, end_s, plan)))
+    short = ended_early(report.frames, total)
+    if short:
+        report.notes.append(short)  # the CLI prints notes on stderr, the editor in its status bar
     report.width, report.height = write_hw[1], write_hw[0]
     report.fps = float(info.fps)
     report.audio = plan.status
