@@ -183,10 +183,10 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix or ".tmp", dir=dest.parent)
-        os.close(fd)
     except OSError as exc:
         raise OutputError(f"Cannot write {dest}: {exc.strerror or exc}. Choose another folder; nothing was written.") from exc
-    try:
+    try:  # from the temp file's creation on, anything (an error, Ctrl+C, SIGTERM via the CLI) removes it
+        os.close(fd)
         write(Path(tmp))
         os.chmod(tmp, _file_mode(dest))
         os.replace(tmp, dest)
