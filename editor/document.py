@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QImage, QUndoStack
 
 from engine.errors import InputError
 from engine.job import Region, StyleJob, StyleSource
-from engine.project import KeptResult, Project, ProjectRegion, ProjectStyle
+from engine.project import KeptResult, Project, ProjectRegion, ProjectSegment, ProjectStyle
 
 from .conversions import empty_mask, mask_to_array, mask_to_tensor, tensor_to_mask, tensor_to_qimage
 
@@ -55,6 +55,8 @@ class RegionLayer:
     strength: float = 1.0
     feather: float = 0.0
     visible: bool = True
+    #: how much of the photo's structure the region keeps (engine.job.Region.keep_shape)
+    keep_shape: float = 0.0
     id: int = field(default_factory=lambda: next(_ids))
 
     def is_empty(self) -> bool:
@@ -107,6 +109,10 @@ class Document(QObject):
         #: the result on the canvas (latest render or one picked in Compare)
         self.result: ResultEntry | None = None
         self.kept: list[ResultEntry] = []
+        #: what is in the content (engine.scene), computed once per photo in the background
+        self.faces: tuple = ()
+        self.protect_faces = True
+        self.segments: tuple[ProjectSegment, ...] = ()
         #: region id -> (its mask's QImage.cacheKey, the mask as a tensor): a job sends the same
         #: tensor while the mask is unchanged, so the engine's resized masks are reused across live
         #: edits (engine.regions.shaped_mask), and a job is built without converting every mask
@@ -241,13 +247,13 @@ class Document(QObject):
                 if item is None:
                     raise InputError(f"Region '{r.name}' uses the style '{r.style}', which is no longer in the library.")
                 regions.append(Region(mask=self.mask_tensor(r), style=item.source(), strength=r.strength,
-                                      feather=r.feather, name=r.name))
+                                      feather=r.feather, name=r.name, keep_shape=r.keep_shape))
         if not styles and not regions:
             hint = " Assign a style to a region, or" if honours_regions and self.regions else ""
             raise InputError(f"There is no style to apply.{hint} Tick a style in the Styles panel (or add one).")
         return StyleJob(content=content, strategy=strategy, params=params, styles=styles, regions=tuple(regions),
                         size=self.size if size == -1 else size, gaps=self.gaps if styles else "content",  # type: ignore[arg-type]
-                        seed=self.seed, device=device)
+                        seed=self.seed, device=device, faces=self.faces, protect_faces=self.protect_faces)
 
     # ------------------------------------------------------------ projects
     def to_project(self) -> Project:
@@ -255,27 +261,51 @@ class Document(QObject):
             content=self.content_tensor(), content_name=self.content_name,
             styles=tuple(ProjectStyle(s.name, image=s.image, text=s.text, weight=s.weight, active=s.active) for s in self.styles),
             regions=tuple(ProjectRegion(r.name, mask_to_tensor(r.mask), colour=r.colour.name(), style=r.style,
-                                        strength=r.strength, feather=r.feather, visible=r.visible) for r in self.regions),
+                                        strength=r.strength, feather=r.feather, visible=r.visible,
+                                        keep_shape=r.keep_shape) for r in self.regions),
             strategy=self.strategy, params={k: dict(v) for k, v in self.params.items()},
             results=tuple(KeptResult(k.name, k.image, k.strategy, dict(k.params), dict(k.figures), k.seconds) for k in self.kept),
-            size=self.size, seed=self.seed, gaps=self.gaps, clip=self.clip_path, clip_frame=self.clip_frame)
+            size=self.size, seed=self.seed, gaps=self.gaps, clip=self.clip_path, clip_frame=self.clip_frame,
+            faces=self.faces, protect_faces=self.protect_faces, segments=self.segments)
 
-    def load_project(self, project: Project) -> None:
-        self.undo_stack.clear()
+    #: everything load_project replaces; a snapshot holds the very objects, so undo commands that
+    #: point at a region or style still find it after a restore
+    _STATE = ("content", "content_name", "_content_tensor", "clip_path", "clip_frame", "styles", "regions",
+              "strategy", "params", "size", "seed", "gaps", "kept", "result", "faces", "protect_faces", "segments")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The document's state as it is, to put back with :meth:`restore` if a load fails half-way."""
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        for name, value in snapshot.items():
+            setattr(self, name, value)
+        self._emit_all()
+
+    def _emit_all(self) -> None:
+        self.contentChanged.emit()
+        self.stylesChanged.emit()
+        self.regionsChanged.emit()
+        self.resultChanged.emit()
+        self.keptChanged.emit()
+
+    def load_project(self, project: Project, clear_undo: bool = True) -> None:
+        """Show ``project``; with ``clear_undo`` False the caller clears the history once the whole
+        window has taken the project (a failed open then leaves the history as it was)."""
+        if clear_undo:
+            self.undo_stack.clear()
         self._content_tensor = project.content
         self.content = tensor_to_qimage(project.content) if project.content is not None else None
         self.content_name = project.content_name
         self.clip_path, self.clip_frame = project.clip, project.clip_frame
         self.styles = [StyleItem(s.name, image=s.image, text=s.text, weight=s.weight, active=s.active) for s in project.styles]
         self.regions = [RegionLayer(r.name, tensor_to_mask(r.mask), QColor(r.colour), style=r.style, strength=r.strength,
-                                    feather=r.feather, visible=r.visible) for r in project.regions]
+                                    feather=r.feather, visible=r.visible, keep_shape=r.keep_shape)
+                        for r in project.regions]
         self.strategy = project.strategy
         self.params = {k: dict(v) for k, v in project.params.items()}
         self.size, self.seed, self.gaps = project.size, project.seed, project.gaps
         self.kept = [ResultEntry(k.name, k.image, k.strategy, dict(k.params), dict(k.figures), k.seconds) for k in project.results]
         self.result = self.kept[-1] if self.kept else None
-        self.contentChanged.emit()
-        self.stylesChanged.emit()
-        self.regionsChanged.emit()
-        self.resultChanged.emit()
-        self.keptChanged.emit()
+        self.faces, self.protect_faces, self.segments = project.faces, project.protect_faces, project.segments
+        self._emit_all()

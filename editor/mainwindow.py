@@ -617,18 +617,34 @@ class MainWindow(QMainWindow):
         except BrushworkError as exc:
             self.alert("Cannot open project", str(exc), "Nothing was changed; the project you had open is still here.")
             return False
-        self.load(project)
+        try:
+            self.load(project)
+        except Exception as exc:  # the window could not take it: load() has put the open document back
+            self.alert("Cannot open project", f"'{Path(path).name}' could not be shown ({type(exc).__name__}: {exc}).",
+                       "Nothing was changed; the project you had open is still here.")
+            return False
         self.project_path = Path(path)
         self._mark_saved()
         return True
 
     def load(self, project: Project) -> None:
-        """Show ``project`` (from a file, the recovery file or the bundled sample)."""
-        self._close_clip()
-        self.doc.load_project(project)
-        if project.clip and project.content is not None:
-            self._reopen_clip(project.clip, project.clip_frame)
-        self.strategy_panel.sync_from_document()
+        """Show ``project`` (from a file, the recovery file or the bundled sample), all or nothing:
+        if any panel fails to take it, the document, its clip and its undo history are as before."""
+        before = self.doc.snapshot()
+        try:
+            self._close_clip()
+            self.doc.load_project(project, clear_undo=False)
+            if project.clip and project.content is not None:
+                self._reopen_clip(project.clip, project.clip_frame)
+            self.strategy_panel.sync_from_document()
+        except Exception:
+            self._close_clip()
+            self.doc.restore(before)
+            if before["clip_path"] and before["content"] is not None:
+                self._reopen_clip(before["clip_path"], before["clip_frame"])
+            self.strategy_panel.sync_from_document()
+            raise
+        self.doc.undo_stack.clear()
         self.job_panel.refresh_kept()
         if self.doc.regions:
             self.regions_panel.select(self.doc.regions[0])
