@@ -374,19 +374,27 @@ def _usable(folder: Path, weights: dict[str, str], int8: bool) -> tuple[dict[str
     return (None, damage) if damage else (manifest, None)
 
 
-def _build_at(root: Path, key: str, build: Callable[[Path, bool], dict[str, Any]], int8: bool) -> dict[str, Any]:
-    """Build into a temporary folder under ``root`` and move it to ``root/key`` (no half set ever)."""
+def _build_at(root: Path, key: str, build: Callable[[Path, bool], dict[str, Any]], weights: dict[str, str],
+              int8: bool) -> dict[str, Any]:
+    """Build into a temporary folder under ``root`` and move it to ``root/key`` (no half set ever).
+    Another process that put a good set there first wins: its set is used."""
     folder = root / key
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
     try:
         manifest = build(tmp, int8)
-        if folder.exists() or folder.is_symlink():
-            if folder.is_dir() and not folder.is_symlink():
-                shutil.rmtree(folder)
-            else:
-                folder.unlink()
-        os.replace(tmp, folder)
+        try:
+            if folder.exists() or folder.is_symlink():
+                if folder.is_dir() and not folder.is_symlink():
+                    shutil.rmtree(folder)
+                else:
+                    folder.unlink()
+            os.replace(tmp, folder)
+        except OSError:
+            theirs, _ = _usable(folder, weights, int8)
+            if theirs is None:
+                raise
+            return theirs
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
@@ -416,7 +424,7 @@ def cached_export(key: str, weights: dict[str, str], build: Callable[[Path, bool
         previous = read_manifest(folder)
         int8 = int8 or bool(previous and previous.get("int8"))
         try:
-            return folder, _build_at(root, key, build, int8)
+            return folder, _build_at(root, key, build, weights, int8)
         except OSError as exc:
             if root != configured:
                 raise _cache_error(root, exc) from exc
@@ -430,7 +438,7 @@ def cached_export(key: str, weights: dict[str, str], build: Callable[[Path, bool
         if manifest is not None:
             return folder, manifest
         try:
-            return folder, _build_at(spare, key, build, int8)
+            return folder, _build_at(spare, key, build, weights, int8)
         except OSError as exc:
             raise _cache_error(spare, exc) from exc
 
