@@ -78,6 +78,8 @@ class Region:
             raise InputError(f"Region '{self.name}': a mask must hold floats in [0, 1], got {self.mask.dtype}.")
         if not (0.0 <= self.strength <= 1.0):
             raise InputError(f"Region '{self.name}': strength must be in [0, 1], got {self.strength}.")
+        if not (0.0 <= self.feather <= 1000.0):  # also refuses NaN
+            raise InputError(f"Region '{self.name}': feather must be between 0 and 1000 px, got {self.feather}.")
         if not (0.0 <= self.keep_shape <= 1.0):
             raise InputError(f"Region '{self.name}': keep shape must be in [0, 1], got {self.keep_shape}.")
 

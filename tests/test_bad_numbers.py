@@ -243,3 +243,16 @@ def test_segment_refuses_a_nan_parameter(files, capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2 and "Parameter 'colour_weight': nan is not a finite number." in err
     assert not masks.exists()
+
+
+@pytest.mark.parametrize("field, value", [("feather", float("nan")), ("feather", 1e308), ("feather", -50.0),
+                                          ("strength", float("nan")), ("keep_shape", float("inf"))])
+def test_a_region_built_in_code_refuses_non_finite_and_out_of_range_numbers(field, value):
+    """The editor and scripts build Regions directly (no CLI flag in between)."""
+    import torch
+
+    from engine.errors import InputError
+    from engine.job import Region, StyleSource
+
+    with pytest.raises(InputError, match=f"Region 'r': {field.replace('_', ' ')}"):
+        Region(mask=torch.ones(8, 8), style=StyleSource(text="ink"), name="r", **{field: value})
