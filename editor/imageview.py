@@ -6,6 +6,8 @@ linked so zoom and pan follow each other (Compare).
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
@@ -66,6 +68,16 @@ class ImageView(QGraphicsView):
 
     def actual_size(self) -> None:
         self.set_zoom(1.0)
+
+    def shown_long_edge(self) -> int:
+        """Screen pixels the picture's long edge spans at the current zoom (device pixels: a
+        HiDPI screen shows twice the pixels), 0 with no picture. A render with fewer pixels than
+        this is blown up on screen (editor.sharpness)."""
+        rect = self.scene().sceneRect()
+        if rect.isEmpty():
+            return 0
+        dpr = self.viewport().devicePixelRatioF() or 1.0
+        return math.ceil(max(rect.width(), rect.height()) * self.zoom() * dpr - 1e-6)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()

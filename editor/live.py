@@ -16,13 +16,17 @@ restarts, it changed little. One whose inputs are gone (another photo, strategy 
 always cancelled, and its result is dropped. What each edit costs stays low because the strategies
 keep the content's encodings and the styles' statistics cached across jobs (a mask edit re-runs the
 regional transform and the decode, a slider only the blend and the decode).
+
+The working size is what the canvas shows the photo at (editor.sharpness), up to the live cap (the
+toolbar's box, 1024 px by default) and the photo's own size: a live picture is never blown up on a
+normal screen. Zooming in or growing the window past the last picture's size renders again.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -34,11 +38,15 @@ from engine.worker import JobDone, JobHandle, JobWorker
 
 from .document import Document
 from .jobs import explain
+from .sharpness import LIVE_CAP, live_size
 
-#: the live working size (long edge, px) unless the artist picks another
-DEFAULT_SIZE = 512
+#: the live cap (long edge, px) unless the artist picks another: renders follow the shown size up to it
+DEFAULT_SIZE = LIVE_CAP
 #: a stroke in progress re-renders at most this often
 STROKE_INTERVAL_MS = 150
+#: a zoom or a window resize settles for this long before a larger live picture is asked for
+#: (a fitted window being dragged wider changes the zoom on every frame)
+VIEW_SETTLE_MS = 200
 #: a render an edit makes stale is restarted while it has run under this fraction of the median
 #: of the last few renders' times (0.75 measured no different at 512 px)
 YOUNG = 0.5
@@ -79,7 +87,10 @@ class LiveMode(QObject):
         self.params_for = params_for
         names = instant_strategies()
         self.strategy = names[0] if names else ""
+        #: the live cap: renders are the canvas's shown size up to this (see working_size)
         self.size = DEFAULT_SIZE
+        #: the shown long edge of the photo on the canvas (0: unknown, render at the cap)
+        self.shown_edge: Callable[[], int] = lambda: 0
         self.device = "auto"
         self.enabled = False
         self.stats = LiveStats()
@@ -100,6 +111,10 @@ class LiveMode(QObject):
         self._stroke_timer.setSingleShot(True)
         self._stroke_timer.setInterval(STROKE_INTERVAL_MS)
         self._stroke_timer.timeout.connect(self.edited)
+        self._view_timer = QTimer(self)
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(VIEW_SETTLE_MS)
+        self._view_timer.timeout.connect(self._view_settled)
         self._finished.connect(self._done)
         for sig in (doc.contentChanged, doc.regionsChanged, doc.maskChanged, doc.regionChanged, doc.stylesChanged,
                     doc.styleChanged):
@@ -125,8 +140,26 @@ class LiveMode(QObject):
         self.edited()
 
     def set_size(self, size: int) -> None:
+        """The live cap (the toolbar's box)."""
         self.size = int(size)
         self.edited()
+
+    def follow(self, view) -> None:
+        """Render at what ``view`` (the canvas, an editor.imageview.ImageView) shows the photo at."""
+        self.shown_edge = view.shown_long_edge
+        view.zoomChanged.connect(lambda _: self._view_timer.start())
+
+    def working_size(self) -> int:
+        """The long edge live renders at now: the shown size, up to the cap and the photo's size."""
+        content = self.doc.content
+        if content is None:
+            return self.size
+        return live_size(self.size, self.shown_edge(), max(content.width(), content.height()))
+
+    def _view_settled(self) -> None:
+        """The canvas shows the photo larger than the live picture: render it again, sharp."""
+        if self.enabled and self.last_image is not None and max(self.last_image.shape[-2:]) < self.working_size():
+            self.edited()
 
     # ------------------------------------------------------------ edits
     def edited(self, *_: Any) -> None:
@@ -154,9 +187,9 @@ class LiveMode(QObject):
         return time.perf_counter() - self._running_since < YOUNG * typical
 
     def _obsolete(self, job: StyleJob) -> bool:
-        """A job for another photo, strategy or live size: its picture is no use even as a stopgap."""
+        """A job for another photo, strategy or working size: its picture is no use even as a stopgap."""
         return (job.content is not self.doc.content_tensor() or job.strategy != self.strategy
-                or job.size != self.size)
+                or job.size != self.working_size())
 
     def stroke_moved(self, *_: Any) -> None:
         """During a long stroke: a render every STROKE_INTERVAL_MS at most (the stroke's end is an edit too)."""
@@ -175,7 +208,7 @@ class LiveMode(QObject):
         if "measure" in specs:
             values["measure"] = False  # the figures cost a VGG pass: Refine and Render measure
         params = params_mod.make(cls.Params, values)
-        job = self.doc.build_job(cls.name, params, cls.honours_regions, self.device, size=self.size)
+        job = self.doc.build_job(cls.name, params, cls.honours_regions, self.device, size=self.working_size())
         return replace(job, metadata={**job.metadata, "live": True})
 
     # ------------------------------------------------------------ rendering

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QPushButton, QSlider, QSpinBox, QToolBar, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QToolBar, QWidget)
 
 from shiboken6 import isValid as shiboken_valid
 
@@ -26,7 +26,6 @@ from engine.project import SUFFIX, Project, load_project, save_project
 from engine.registry import segmenters, strategies
 from engine.video import is_video_input
 
-from .brush import BrushSettings
 from .canvas import Canvas, HoldToCompare, Tool
 from .compare import CompareSetup, CompareWindow, Variant
 from .conversions import mask_to_tensor, rgb_to_tensor, tensor_to_mask
@@ -34,12 +33,14 @@ from .document import Document, ResultEntry
 from .export_dialog import ExportDialog, ExportRunner, ExportSettings
 from .job_panel import JobPanel, caption
 from .jobs import JobQueue, ProgressInfo, explain
-from .live import LiveMode, instant_strategies
+from .live import LiveMode
 from .recovery import Autosave
 from .regions_panel import RegionsPanel
 from .segmenting import SegmentRunner
+from .sharpness import sharp_job
 from .strategy_panel import StrategyPanel
 from .styles_panel import IMAGE_FILTER, StylesPanel
+from .toolbar import ToolOptions
 from .undo import AddRegion, MaskEdit
 from .video import VIDEO_FILTER, FrameScrubber, FrameSeeker, OpenedClip, read_first_frame
 from .video_export import VideoExportDialog, VideoExportRunner, VideoExportSettings
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.strategy_dock, self.job_dock], [560, 300], Qt.Orientation.Vertical)
 
         self._build_actions()
-        self._build_tool_options()
+        self.tool_options = ToolOptions(self)
         self._build_clip_bar()
         self._build_status()
         self._connect()
@@ -231,61 +232,6 @@ class MainWindow(QMainWindow):
         j.addSeparator()
         self._action(j, "Keep result", self.keep_result, "Ctrl+K", "Keep the result on the canvas in the project")
 
-    def _build_tool_options(self) -> None:
-        bar = QToolBar("Tool options")
-        bar.setObjectName("tool options")
-        bar.setMovable(False)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-        for tool in (Tool.BRUSH, Tool.ERASER, Tool.FILL):
-            bar.addAction(self.tool_actions[tool])
-        bar.addSeparator()
-
-        def slider(label: str, lo: int, hi: int, value: int, tip: str) -> QSlider:
-            bar.addWidget(QLabel(f" {label} "))
-            s = QSlider(Qt.Orientation.Horizontal)
-            s.setRange(lo, hi)
-            s.setValue(value)
-            s.setFixedWidth(110)
-            s.setToolTip(tip)
-            bar.addWidget(s)
-            return s
-
-        self.size_slider = slider("Size", 1, 400, int(self.canvas.brush.size), "Brush diameter in image pixels ([ and ])")
-        self.size_label = QLabel(f"{int(self.canvas.brush.size)} px ")
-        self.size_label.setMinimumWidth(48)
-        bar.addWidget(self.size_label)
-        self.hardness_slider = slider("Hardness", 0, 100, int(self.canvas.brush.hardness * 100), "0 = soft edge, 100 = hard edge")
-        self.opacity_slider = slider("Opacity", 1, 100, int(self.canvas.brush.opacity * 100), "How much one stroke adds")
-        self.tolerance_slider = slider("Fill tolerance", 0, 100, int(self.canvas.fill_tolerance * 100),
-                                       "How different a colour may be and still be filled")
-        bar.addSeparator()
-        bar.addAction(self.undo_action)
-        bar.addAction(self.redo_action)
-        bar.addSeparator()
-        bar.addAction(self.render_action)
-        bar.addSeparator()
-        bar.addAction(self.live_action)
-        self.live_strategy = QComboBox()
-        self.live_strategy.setToolTip("The instant strategy live mode renders with")
-        for name in instant_strategies():
-            cls = strategies.get(name)
-            self.live_strategy.addItem(cls.title or name, name)
-        self.live_strategy.currentIndexChanged.connect(lambda _: self.live.set_strategy(self.live_strategy.currentData()))
-        bar.addWidget(self.live_strategy)
-        self.live_size = QSpinBox()
-        self.live_size.setRange(128, 2048)
-        self.live_size.setSingleStep(64)
-        self.live_size.setValue(self.live.size)
-        self.live_size.setSuffix(" px")
-        self.live_size.setToolTip("Live working size (long edge): smaller follows the brush faster")
-        self.live_size.valueChanged.connect(self.live.set_size)
-        bar.addWidget(self.live_size)
-        bar.addAction(self.refine_action)
-        self.size_slider.valueChanged.connect(self._brush_from_sliders)
-        self.hardness_slider.valueChanged.connect(self._brush_from_sliders)
-        self.opacity_slider.valueChanged.connect(self._brush_from_sliders)
-        self.tolerance_slider.valueChanged.connect(lambda v: setattr(self.canvas, "fill_tolerance", v / 100))
-
     def _build_clip_bar(self) -> None:
         """The frame scrubber, under the canvas while a clip is open."""
         self.clip_bar = QToolBar("Clip")
@@ -322,7 +268,6 @@ class MainWindow(QMainWindow):
         self.canvas.fileDropped.connect(self._dropped)
         self.canvas.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
-        self.canvas.brushChanged.connect(self._brush_to_sliders)
         self.canvas.viewChanged.connect(self._update_result_scale)
         self.canvas.zoomChanged.connect(lambda _: self._update_result_scale())
         self.doc.resultChanged.connect(self._result_on_canvas)
@@ -402,18 +347,6 @@ class MainWindow(QMainWindow):
 
     def resize_brush(self, factor: float) -> None:
         self.canvas.set_brush(self.canvas.brush.resized(factor))
-
-    def _brush_from_sliders(self, *_: Any) -> None:
-        self.canvas.set_brush(BrushSettings(float(self.size_slider.value()), self.hardness_slider.value() / 100,
-                                            self.opacity_slider.value() / 100))
-
-    def _brush_to_sliders(self, b: BrushSettings) -> None:
-        for s, v in ((self.size_slider, round(b.size)), (self.hardness_slider, round(b.hardness * 100)),
-                     (self.opacity_slider, round(b.opacity * 100))):
-            s.blockSignals(True)
-            s.setValue(v)
-            s.blockSignals(False)
-        self.size_label.setText(f"{round(b.size)} px ")
 
     # ================================================================ files
     def _dropped(self, path: str) -> None:
@@ -688,7 +621,8 @@ class MainWindow(QMainWindow):
         cls = strategies.get(variant.strategy)
         params = params_mod.make(cls.Params, {k: v for k, v in variant.values.items()
                                               if k in {s.name for s in params_mod.specs(cls.Params)}})
-        return self.doc.build_job(cls.name, params, cls.honours_regions, self.strategy_panel.device.currentData())
+        job = self.doc.build_job(cls.name, params, cls.honours_regions, self.strategy_panel.device.currentData())
+        return sharp_job(job, self.canvas.shown_long_edge())  # never blown up on the canvas
 
     def render(self) -> int | None:
         """Queue a render of the document with the Strategy panel's settings; returns the job id."""
@@ -795,7 +729,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_live_outlines(on)
         if on:
             self.statusBar().showMessage(f"Live: every edit restyles the canvas ({self.live.strategy}, "
-                                         f"{self.live.size} px). Refine renders the quality strategy.", 5000)
+                                         f"{self.live.working_size()} px). Refine renders the quality strategy.", 5000)
         else:
             self.doc.resultChanged.emit()  # back to the last real result (or the photo)
             self.statusBar().showMessage("Live off", 3000)

@@ -1,0 +1,93 @@
+"""Sharp at the size you see: what the canvas shows is rendered with at least as many pixels.
+
+The sample's first render used to be 448 px shown at 188 %, and live mode 512 px blown up;
+now Render and live renders follow the canvas's shown size (live up to its cap, 1024 px).
+Real renders on real weights, offscreen.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from engine.images import resize_long_edge
+
+from editor.document import StyleItem
+from editor.mainwindow import MainWindow
+from editor.sample import load_sample
+from editor.sharpness import LIVE_CAP, live_size, render_size
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_RECOVERY_DIR", str(tmp_path / "recovery"))
+    w = MainWindow(autosave_s=3600)
+    yield w
+    w.live.set_enabled(False)
+    w.queue.cancel()
+    w.doc.undo_stack.setClean()
+    w._extra_changes = False
+    w.close()
+    w.deleteLater()
+
+
+def shown_edge(w: MainWindow) -> float:
+    """The photo's long edge in screen pixels, measured off the canvas's transform."""
+    c = w.doc.content
+    return w.canvas.transform().m11() * max(c.width(), c.height()) * w.canvas.viewport().devicePixelRatioF()
+
+
+def test_the_rules():
+    assert render_size(448, 842, 1024) == 842  # the sample in a 1500 px window: sharp, not 188 %
+    assert render_size(448, 2000, 1024) == 1024  # zoomed past the photo: its own size is as sharp as it gets
+    assert render_size(2048, 842, 1024) == 2048  # a larger asked size still renders larger
+    assert render_size(None, 842, 1024) is None  # the photo's own size
+    assert live_size(LIVE_CAP, 842, 1024) == 842
+    assert live_size(LIVE_CAP, 1800, 4000) == LIVE_CAP
+    assert live_size(LIVE_CAP, 900, 600) == 600
+    assert live_size(LIVE_CAP, 40, 1024) == 128  # zoomed far out: still a picture worth looking at
+
+
+def test_the_samples_first_render_fills_the_canvas_at_or_above_its_shown_size(qtbot, window):
+    w = window
+    w.resize(1500, 920)  # the window's own default size
+    w.show()
+    qtbot.waitExposed(w)
+    w.load(load_sample())
+    shown = shown_edge(w)
+    assert shown > 600  # the canvas shows the city large (fitted)
+    with qtbot.waitSignal(w.queue.finished, timeout=300_000):
+        assert w.render() is not None
+    rendered = max(w.doc.result.image.shape[-2:])
+    assert rendered >= shown - 1, f"a {rendered} px result shown {shown:.0f} px wide is blown up"
+    assert rendered <= max(w.doc.content.width(), w.doc.content.height())
+    assert w.doc.result.strategy == "universal"
+    # the status bar says it is shown at (at most) its own size, not 188 %
+    if w.result_scale_label.isVisible():
+        assert int(w.result_scale_label.text().split(" at ")[1].rstrip(" %")) <= 100
+
+
+def test_a_live_picture_matches_the_shown_size_up_to_the_cap(qtbot, window, content, style):
+    w = window
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.doc.set_content(resize_long_edge(content, 640), "beagle.jpg")
+    w.doc.add_style(StyleItem("starry", image=resize_long_edge(style, 256)))
+    w.live_strategy.setCurrentIndex(w.live_strategy.findData("adain"))  # the quickest instant strategy
+    w.live.device = "cpu"
+    assert w.live_size.value() == LIVE_CAP  # the toolbar's box is the cap, 1024 px by default
+    w.canvas.set_zoom(0.5)  # the photo shown 320 px long
+    w.live.set_enabled(True)
+    qtbot.waitUntil(lambda: not w.live.busy() and w.live.last_image is not None, timeout=120_000)
+    assert abs(max(w.live.last_image.shape[-2:]) - shown_edge(w)) <= 1
+    # zoomed in to 2x: 1280 px shown, more than the photo's 640: the live picture grows to the photo's size
+    w.canvas.set_zoom(2.0)
+    qtbot.waitUntil(lambda: w.live.last_image is not None and max(w.live.last_image.shape[-2:]) == 640,
+                    timeout=120_000)
+    assert w.canvas.result_item.pixmap().width() == 640  # on the canvas, not only rendered
+    # the cap holds however large the canvas shows it: lowered to 384, the next live picture is 384
+    w.live_size.setValue(384)
+    qtbot.waitUntil(lambda: not w.live.busy() and max(w.live.last_image.shape[-2:]) == 384, timeout=120_000)
+    assert w.live.job().size == 384
