@@ -153,9 +153,7 @@ class Segmenter:
     def segment_to_dir(self, image: torch.Tensor, options: Mapping[str, Any] | Any | None,
                        out_dir: str | os.PathLike) -> list[Path]:
         """Segment and write one PNG per segment into ``out_dir`` (see :func:`write_segments`)."""
-        out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"Output for masks must be a folder, but {out} is a file.")
+        out = mask_folder(out_dir)  # refused before the work, not after
         return write_segments(self.segment_named(image, options), out)
 
     @classmethod
@@ -169,15 +167,21 @@ class Segmenter:
         }
 
 
+def mask_folder(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as a Path, or an InputError when it is a file (masks go into a folder)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"Output for masks must be a folder, but {out} is a file.")
+    return out
+
+
 def write_segments(segments: Sequence[Segment], out_dir: str | os.PathLike) -> list[Path]:
     """Write ``<file_stem>.png`` per segment (8-bit grey at the mask's size, white = in it) into ``out_dir``.
 
     Unnamed segments keep their old names (``region_1.png``...); a stem met twice gets ``_2``.
     Every file is written atomically, so a failure leaves no partial mask behind.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"Output for masks must be a folder, but {out} is a file.")
+    out = mask_folder(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written, used = [], set()
     for seg in segments:

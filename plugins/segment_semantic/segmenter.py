@@ -1,0 +1,150 @@
+"""The ``semantic`` segmenter: what is where in a photo (sky, buildings, plants, water, people...).
+
+DeepLabV3+ trained on ADE20K labels every pixel with one of 150 classes; :mod:`.groups`
+gathers them into the dozen groups an artist styles differently. The masks are soft (the
+classes' softmax probabilities summed per group), snapped to the photo's edges at full
+resolution, and a group smaller than ``min_area`` is left out.
+
+The editor asks again whenever a panel opens or an option changes: the model's reading of a
+photo (keyed by a hash of its pixels) and the last finished result are kept, so asking twice
+costs a hash, not a model run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+import cv2
+import numpy as np
+import torch
+
+from engine.errors import InputError
+from engine.params import param
+from engine.segmenter import Segment, Segmenter, refine_to_edges
+
+from . import reading
+from .groups import GROUPS, grouping_matrix
+from .model import load_labels, load_model
+
+#: below this short side (px) a photo is refused: enlarged to 513 px, a smaller one reads as
+#: mush. Pixels in the same group as at 1024 px (bench/semantic.py --sections min_side), city /
+#: palm beach: 35 / 73 % at 48 px, 75 / 93 % at 64 px, 92 / 96 % at 96 px
+MIN_SIDE = 64
+#: readings kept (photo hash, how, size): a few photos open in a session
+READINGS_KEPT = 4
+
+
+@dataclass(frozen=True)
+class SemanticParams:
+    # 1 % of a 1024 x 683 photo is 7,000 px, an 84 px square. On the bundled samples it keeps
+    # the city's grass (1.4 %) and ground (1.8 %) and the astronaut's vehicles (1.5 %: the
+    # shuttle model), and drops the flecks: the city's other (0.8 %), the beagle's animals
+    # (0.6 %) and water (0.6 %) (bench/semantic.py --sections groups).
+    min_area: float = param(0.01, min=0.0, max=0.5, step=0.005,
+                            help="Groups covering less than this fraction of the picture are left out.")
+    edge_radius: int = param(6, min=0, max=64, step=1,
+                             help="Edge refinement radius (px at 1024 px); 0 keeps the model's blobby 513 px edges.")
+    # How a photo larger than 513 px is read: provisional, being measured (bench/semantic.py
+    # --sections reading).
+    read: Literal["whole", "tiles", "both"] = param(
+        "whole", help="How a photo larger than 513 px is read: whole (one 513 px look at the whole picture: "
+                      "best context, fastest), tiles (overlapping 513 px windows at 'tile size': thinner "
+                      "things survive, a window sees only part of the scene), both (their average).")
+    tile_size: int = param(1024, min=513, max=4096, step=1,
+                           help="Long edge (px) at which tiles read the photo (read = tiles or both); "
+                                "each 513 px window costs ~0.5 s.", advanced=True)
+
+
+class SemanticSegmenter(Segmenter):
+    name = "semantic"
+    title = "Sky, buildings, people... (semantic)"
+    description = ("Finds what is in the photo (sky, buildings, plants, grass, water, mountains, ground, people, "
+                   "animals, vehicles, interior) with an ADE20K model, one soft mask per group found.")
+    Params = SemanticParams
+
+    def compute(self, image: torch.Tensor, params: Any, inputs: Mapping[str, Any]) -> list[Segment]:
+        p: SemanticParams = params
+        h, w = image.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            raise InputError(f"The photo is too small for semantic groups ({w}x{h}); use at least {MIN_SIDE} px a side.")
+        rgb = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+        digest = _digest(rgb)
+        key = (digest, p)
+        with _lock:
+            if _last_result and _last_result[0] == key:
+                return [Segment(s.mask.clone(), s.name, s.colour) for s in _last_result[1]]
+        segments = finish(_reading(rgb, digest, p.read, p.tile_size), image, p)
+        with _lock:
+            _last_result[:] = [key, segments]
+        return [Segment(s.mask.clone(), s.name, s.colour) for s in segments]
+
+    def groups(self, image: torch.Tensor, options: Mapping[str, Any] | Any | None = None) -> dict[str, Segment]:
+        """The groups this photo has, by group name ("sky", "buildings"...), largest first.
+
+        The CLI and the editor turn a group the artist names into a mask with
+        ``engine.segmenter.pick_segment(seg.groups(image), "sky")``, which raises an InputError
+        naming the groups the photo has when it has no sky.
+        """
+        return {s.file_stem: s for s in self.segment_named(image, options)}
+
+
+def finish(probs: np.ndarray, image: torch.Tensor, p: SemanticParams) -> list[Segment]:
+    """Segments from group probabilities at the working size: small groups out, edges snapped at full size.
+
+    Largest first: the editor lists the regions in this order.
+    """
+    h, w = image.shape[-2:]
+    coverage = probs.reshape(-1, probs.shape[-1]).mean(0)
+    kept = [i for i in range(len(GROUPS)) if coverage[i] >= p.min_area] or [int(coverage.argmax())]
+    # The left-out groups stay in as one 'rest' channel while the edges are snapped, so the
+    # kept masks do not swallow their pixels when the filter renormalises.
+    rest = probs[..., [i for i in range(len(GROUPS)) if i not in kept]].sum(-1, keepdims=True)
+    work = np.concatenate([probs[..., kept], rest], -1)
+    full = cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+    masks = torch.from_numpy(np.ascontiguousarray(full.transpose(2, 0, 1)))
+    radius = round(p.edge_radius * max(h, w) / 1024)
+    masks = refine_to_edges(masks, image, radius) if radius > 0 else masks.clamp(0, 1)
+    segments = [Segment(masks[j].contiguous(), GROUPS[i].title, GROUPS[i].colour) for j, i in enumerate(kept)]
+    return sorted(segments, key=lambda s: -s.coverage)
+
+
+# ---------------------------------------------------------------- the kept readings
+_lock = threading.Lock()
+_readings: OrderedDict[tuple, np.ndarray] = OrderedDict()
+#: [key, segments] of the last finished result, or empty
+_last_result: list = []
+
+
+def _digest(rgb: np.ndarray) -> str:
+    """A hash of the photo's pixels and size: the same photo, however it arrives, reads once."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(rgb.shape).encode())
+    h.update(memoryview(rgb.reshape(-1)).cast("B"))
+    return h.hexdigest()
+
+
+def _reading(rgb: np.ndarray, digest: str, how: str, tile_size: int) -> np.ndarray:
+    """Group probabilities (h x w x groups, at the working size) for a photo, kept per photo."""
+    key = (digest, how, tile_size if how != "whole" else 0)
+    with _lock:
+        if key in _readings:
+            _readings.move_to_end(key)
+            return _readings[key]
+    model, grouping = load_model(), grouping_matrix(load_labels())
+    probs = reading.read(model, rgb, grouping, how, tile_size)
+    with _lock:
+        _readings[key] = probs
+        while len(_readings) > READINGS_KEPT:
+            _readings.popitem(last=False)
+    return probs
+
+
+def clear_cache() -> None:
+    """Forget every kept reading and result (tests; a changed model file)."""
+    with _lock:
+        _readings.clear()
+        _last_result.clear()
