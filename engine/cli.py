@@ -228,18 +228,24 @@ def cmd_render_video(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- segment
 def cmd_segment(args: argparse.Namespace) -> int:
+    """Write one mask PNG per segment (``sky.png``..., or ``region_1.png``... for unnamed ones) and
+    print each file with the share of the picture it covers; ``--group`` keeps only those named."""
     from .images import load_image
+    from .segmenter import mask_folder, pick_segment, write_segments
 
     seg_cls = segmenters.get(args.method)
+    out = mask_folder(args.output)
     image = load_image(args.image)
     options = params_mod.parse_assignments(args.set or [])
     if args.n is not None:
         options["n"] = str(args.n)
     if args.scribbles:
         options["scribbles"] = args.scribbles
-    written = seg_cls().segment_to_dir(image, options, Path(args.output))
-    for p in written:
-        print(p)
+    segments = seg_cls().segment_named(image, options)
+    if args.group:
+        segments = [pick_segment(segments, name) for name in args.group]
+    for path, seg in zip(write_segments(segments, out), segments):
+        print(f"{path}  {100 * seg.coverage:.1f}%")
     return 0
 
 
@@ -377,6 +383,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, help="number of regions (clusters)")
     p.add_argument("--scribbles", help="scribble PNG: one colour per region, transparent or black elsewhere")
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--group", action="append", metavar="NAME",
+                   help="write only this segment (semantic: sky, buildings, plants, grass, water, mountains, ground, "
+                        "people, animals, vehicles, interior, other); repeat for more")
     p.add_argument("-o", "--output", required=True, help="folder for the mask PNGs")
     p.set_defaults(func=cmd_segment)
 
