@@ -117,6 +117,8 @@ def build_job(args: argparse.Namespace, content=None):
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from tqdm import tqdm
 
     from .export import ExportOptions, check_dpi, check_output, export
@@ -145,6 +147,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
+    elif getattr(job.params, "preview", False):
+        # a quick low-resolution picture is for a person watching: with nowhere to show it, it is
+        # only time (a 256 px universal preview: a second render, its styles encoded at that size too)
+        job = job.with_(params=dataclasses.replace(job.params, preview=False))
     ctx = RunContext(resolve_device(job.device), preview_every=args.preview_every)
     bar = tqdm(total=None, unit="step", desc=job.strategy, disable=args.quiet, dynamic_ncols=True)
 

@@ -34,7 +34,7 @@ from .errors import InputError, OutputError
 from .images import atomic_write
 from .job import StyleJob
 from .strategy import Event, Progress, RunContext
-from .tiling import (PixelSource, StripBlender, TileSource, choose_tile_size, free_memory,
+from .tiling import (PixelSource, StripBlender, TileSource, choose_tile_size, fits_one_pass, free_memory,
                      plan_tiles, to_hwc)
 
 # ---------------------------------------------------------------- print sizing
@@ -384,7 +384,10 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
         if tileable:
             renderer = strategy_cls().tile_renderer(job, ctx)
             tile = _tile_side(ctx.device, renderer.bytes_per_pixel, renderer.margin, options, renderer.multiple)
-            if options.tiled is None and out_h <= tile and out_w <= tile:
+            # one pass whenever the picture fits the free memory (a --tile asks for tiles past it)
+            one_pass = (fits_one_pass((out_h, out_w), renderer.bytes_per_pixel, ctx.device) if options.tile is None
+                        else out_h <= tile and out_w <= tile)
+            if options.tiled is None and one_pass:
                 return _single(job, fmt_path, options, ctx, on_event, start)
             return _feedforward(job, renderer, tile, fmt_path, options, ctx, on_event, start)
         working = working_size(job, ctx.device, options)
