@@ -187,37 +187,63 @@ def test_pick_segment_names_the_groups_the_photo_has(city):
 
 def test_asking_again_reads_the_photo_once(seg, monkeypatch):
     image = load_image(CITY, long_edge=320)
-    calls = []
-    real_read = reading.read
-    monkeypatch.setattr(reading, "read", lambda *a, **k: calls.append(1) or real_read(*a, **k))
+    reads, finishes = [], []
+    real_read, real_finish = reading.read, semantic.finish
+    monkeypatch.setattr(reading, "read", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+    monkeypatch.setattr(semantic, "finish", lambda *a, **k: finishes.append(1) or real_finish(*a, **k))
     semantic.clear_cache()
     first = seg.segment_named(image)
     first[0].mask.fill_(0.5)  # the caller's copy: the kept result is not touched
     again = seg.segment_named(image.clone())
-    fewer = seg.segment_named(image, {"min_area": 0.2})  # another finish, the same reading
-    assert len(calls) == 1
+    assert (len(reads), len(finishes)) == (1, 1)
     assert not torch.equal(first[0].mask, again[0].mask)
     assert [s.name for s in again] == [s.name for s in first]
-    assert len(fewer) < len(again)
+    fewer = seg.segment_named(image, {"min_area": 0.2})  # another finish, the same reading
+    assert (len(reads), len(finishes)) == (1, 2) and len(fewer) < len(again)
     seg.segment_named(image, {"read": "tiles", "tile_size": 600})
-    assert len(calls) == 2  # another way of reading is another reading
+    assert len(reads) == 2  # another way of reading is another reading
+
+
+class _WindowMean:
+    """A stand-in model: 'sky' as strong as the window is bright, the same all over the window."""
+
+    def run(self, x):
+        logits = np.zeros((1, 513, 513, 151), np.float32)
+        logits[..., 3] = 8.0 * float(x.mean())
+        return {"out": logits}
 
 
 def test_tiles_cover_every_pixel_without_seams():
-    """Overlapping windows blended with ramps: a model that says the same everywhere reads the same everywhere."""
-
-    class Flat:
-        def run(self, x):
-            logits = np.zeros((1, 513, 513, 151), np.float32)
-            logits[..., 3] = 4.0  # "sky" everywhere
-            return {"out": logits}
-
+    """Overlapping windows blended with ramps: every pixel read, no step where a window ends."""
     grouping = semantic.grouping_matrix(load_labels())
-    rgb = np.random.default_rng(0).random((700, 1100, 3), dtype=np.float32)
-    probs = reading.tiles(Flat(), rgb, grouping, 1100)
+    flat = np.full((700, 1100, 3), 0.5, np.float32)
+    probs = reading.tiles(_WindowMean(), flat, grouping, 1100)
     assert probs.shape == (700, 1100, len(GROUPS))
     assert np.allclose(probs, probs[0, 0], atol=1e-5) and np.allclose(probs.sum(-1), 1.0, atol=1e-5)
     assert reading.starts(1100) == [0, 294, 587] and reading.windows((700, 1100), "both", 1100) == 7
+    # brighter to the right: each window reads differently; the blend must ramp between them
+    ramp = np.broadcast_to(np.linspace(0, 1, 1100, dtype=np.float32)[None, :, None], (700, 1100, 3)).copy()
+    sky = reading.tiles(_WindowMean(), ramp, grouping, 1100)[..., 0]
+    step = np.abs(np.diff(sky, axis=1)).max()
+    spread = sky.max() - sky.min()
+    print(f"tiles: largest step between neighbouring columns {step:.4f} of a spread {spread:.4f}")
+    assert spread > 0.1 and step < 2.0 * spread / reading.OVERLAP
+
+
+def test_the_registry_lists_semantic_without_the_model(tmp_path):
+    """Nothing loads the model at import: a machine without it still lists (and runs) every segmenter."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path; from engine import weights; "
+        f"weights.search_dirs = lambda explicit=None: [Path({str(tmp_path)!r})]; "
+        "from engine.registry import segmenters; "
+        "print(sorted(segmenters.names()), segmenters.broken)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "['clusters', 'scribbles', 'semantic'] []" in out.stdout
 
 
 # ---------------------------------------------------------------- bad inputs

@@ -76,11 +76,11 @@ class SemanticSegmenter(Segmenter):
         key = (digest, p)
         with _lock:
             if _last_result and _last_result[0] == key:
-                return [Segment(s.mask.clone(), s.name, s.colour) for s in _last_result[1]]
+                return list(_last_result[1])  # Segmenter._checked hands the caller copies
         segments = finish(_reading(rgb, digest, p.read, p.tile_size), image, p)
         with _lock:
             _last_result[:] = [key, segments]
-        return [Segment(s.mask.clone(), s.name, s.colour) for s in segments]
+        return list(segments)
 
     def groups(self, image: torch.Tensor, options: Mapping[str, Any] | Any | None = None) -> dict[str, Segment]:
         """The groups this photo has, by group name ("sky", "buildings"...), largest first.
