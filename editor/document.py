@@ -89,6 +89,8 @@ class Document(QObject):
     keptChanged = Signal()
     #: one style's tick or blend weight changed (the style object)
     styleChanged = Signal(object)
+    #: what is in the content (faces, segments) was found, or forgotten with the picture it described
+    sceneChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -127,10 +129,12 @@ class Document(QObject):
         self.clip_path, self.clip_frame = "", 0
         self.regions = []
         self.result = None
+        self.faces, self.segments = (), ()
         self.undo_stack.clear()
         self.contentChanged.emit()
         self.regionsChanged.emit()
         self.resultChanged.emit()
+        self.sceneChanged.emit()
 
     def set_clip(self, path: str | Path, frame: int = 0) -> None:
         """The content is frame ``frame`` of the clip at ``path`` (a project keeps the reference)."""
@@ -148,8 +152,10 @@ class Document(QObject):
         self.content = tensor_to_qimage(image)
         self.clip_frame = index
         self.result = None
+        self.faces, self.segments = (), ()  # they described the frame before
         self.frameChanged.emit()
         self.resultChanged.emit()
+        self.sceneChanged.emit()
 
     def mask_tensor(self, region: RegionLayer) -> torch.Tensor:
         """The region's mask as an HxW float tensor in [0, 1], converted once per change. Shared with
@@ -166,6 +172,12 @@ class Document(QObject):
 
     def content_tensor(self) -> torch.Tensor | None:
         return self._content_tensor
+
+    def set_scene(self, faces: tuple, segments: tuple[ProjectSegment, ...]) -> None:
+        """What the background analysis found in the content (editor.scene_analysis): derived from
+        the photo, not an edit, so it is not undoable; it is saved with the project."""
+        self.faces, self.segments = tuple(faces), tuple(segments)
+        self.sceneChanged.emit()
 
     # ------------------------------------------------------------ styles
     def style_named(self, name: str) -> StyleItem | None:
@@ -288,6 +300,7 @@ class Document(QObject):
         self.regionsChanged.emit()
         self.resultChanged.emit()
         self.keptChanged.emit()
+        self.sceneChanged.emit()
 
     def load_project(self, project: Project, clear_undo: bool = True) -> None:
         """Show ``project``; with ``clear_undo`` False the caller clears the history once the whole
