@@ -1,6 +1,7 @@
-"""The Regions dock: add, remove, rename, recolour, hide regions; give each a style and strength.
+"""The Regions dock: add, remove, rename, recolour, hide regions; give each a style, strength and keep shape.
 
 Every change goes through the undo stack. The selected region is the one the brush paints.
+Auto regions splits the photo by meaning (named groups: Sky, Buildings, People) or by colour.
 """
 
 from __future__ import annotations
@@ -10,8 +11,23 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSlider, QVBoxLayout, QWidget)
 
+from engine.registry import segmenters
+
 from .document import Document, RegionLayer
 from .undo import AddRegion, RemoveRegion, SetRegionAttr
+
+#: Auto regions' methods: (segmenter, what the artist reads, tooltip), the first installed is the default
+AUTO_METHODS = (
+    ("semantic", "by meaning", "Named regions for what is in the photo (Sky, Buildings, People...), in one click"),
+    ("clusters", "by colour", "Regions of like colour and texture (no names; works without the semantic model)"),
+)
+
+
+class SetKeepShape(SetRegionAttr):
+    """Keep shape's slider: a drag is one undo step, as strength's and feather's are."""
+
+    def id(self) -> int:
+        return self._merge_id
 
 
 def swatch(colour: QColor) -> QIcon:
@@ -45,9 +61,18 @@ class RegionsPanel(QWidget):
         auto_row = QHBoxLayout()
         self.auto_button = QPushButton("Auto regions")
         self.auto_button.setToolTip("Split the picture into regions automatically (segmenter plugin)")
+        self.auto_method = QComboBox()
+        self.auto_method.setToolTip("How Auto regions splits the picture")
+        installed = segmenters.names()
+        for name, label, tip in AUTO_METHODS:
+            if name in installed:
+                self.auto_method.addItem(label, name)
+                self.auto_method.setItemData(self.auto_method.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.auto_button.setEnabled(self.auto_method.count() > 0)
         self.scribble_button = QPushButton("Grow scribbles")
         self.scribble_button.setToolTip("Spread rough scribbles of each region to the whole picture (segmenter plugin)")
         auto_row.addWidget(self.auto_button)
+        auto_row.addWidget(self.auto_method)
         auto_row.addWidget(self.scribble_button)
         layout.addLayout(auto_row)
 
@@ -61,6 +86,15 @@ class RegionsPanel(QWidget):
         self.feather.setRange(0, 200)
         self.feather.setSuffix(" px")
         self.feather.setToolTip("Soften the region's edge over this many pixels")
+        self.keep_shape = QSlider(Qt.Orientation.Horizontal)
+        self.keep_shape.setRange(0, 100)
+        self.keep_shape.setToolTip("How much of the photo's shapes and edges the region keeps under its style "
+                                   "(0 % = the style's own, 100 % = the photo's structure in the style's colours)")
+        self.keep_shape_label = QLabel("0 %")
+        self.keep_shape_label.setMinimumWidth(38)
+        keep_row = QHBoxLayout()
+        keep_row.addWidget(self.keep_shape, 1)
+        keep_row.addWidget(self.keep_shape_label)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(45)
@@ -68,6 +102,7 @@ class RegionsPanel(QWidget):
         form.addRow("Style", self.style_combo)
         form.addRow("Strength", self.strength)
         form.addRow("Feather", self.feather)
+        form.addRow("Keep shape", keep_row)
         form.addRow("Overlay", self.opacity)
         layout.addLayout(form)
         self.hint = QLabel()
@@ -85,6 +120,7 @@ class RegionsPanel(QWidget):
         self.style_combo.activated.connect(self._style_chosen)
         self.strength.valueChanged.connect(lambda v: self._set("strength", v / 100))
         self.feather.valueChanged.connect(lambda v: self._set("feather", float(v)))
+        self.keep_shape.valueChanged.connect(self._keep_shape_moved)
         self.opacity.valueChanged.connect(lambda v: self.overlayOpacityChanged.emit(v / 100))
         doc.regionsChanged.connect(self.refresh)
         doc.regionChanged.connect(lambda _: self.refresh())
@@ -102,7 +138,7 @@ class RegionsPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, r)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
             item.setCheckState(Qt.CheckState.Checked if r.visible else Qt.CheckState.Unchecked)
-            item.setToolTip(f"style: {r.style or '(none)'} · strength {r.strength:.2f}")
+            item.setToolTip(f"style: {r.style or '(none)'} · strength {r.strength:.2f} · keep shape {r.keep_shape:.0%}")
             self.list.addItem(item)
             if r is current:
                 self.list.setCurrentItem(item)
@@ -122,15 +158,18 @@ class RegionsPanel(QWidget):
 
     def _selection_changed(self) -> None:
         r = self.selected()
-        for w in (self.remove_button, self.colour_button, self.style_combo, self.strength, self.feather):
+        for w in (self.remove_button, self.colour_button, self.style_combo, self.strength, self.feather,
+                  self.keep_shape):
             w.setEnabled(r is not None)
         if r is not None:
-            for w in (self.strength, self.feather, self.style_combo):
+            for w in (self.strength, self.feather, self.style_combo, self.keep_shape):
                 w.blockSignals(True)
             self.strength.setValue(round(r.strength * 100))
             self.feather.setValue(r.feather)
+            self.keep_shape.setValue(round(r.keep_shape * 100))
+            self.keep_shape_label.setText(f"{round(r.keep_shape * 100)} %")
             self.style_combo.setCurrentIndex(max(0, self.style_combo.findData(r.style)))
-            for w in (self.strength, self.feather, self.style_combo):
+            for w in (self.strength, self.feather, self.style_combo, self.keep_shape):
                 w.blockSignals(False)
         self.hint.setText("Paint the selected region with B (brush), E (eraser), [ and ] for size."
                           if r is not None else "Add a region, then paint where its style goes.")
@@ -150,6 +189,22 @@ class RegionsPanel(QWidget):
         r = self.selected()
         if r is not None and getattr(r, attr) != value:
             self.doc.undo_stack.push(SetRegionAttr(self.doc, r, attr, value))
+
+    def _keep_shape_moved(self, percent: int) -> None:
+        self.keep_shape_label.setText(f"{percent} %")
+        r = self.selected()
+        if r is not None and r.keep_shape != percent / 100:
+            self.doc.undo_stack.push(SetKeepShape(self.doc, r, "keep_shape", percent / 100,
+                                                  f"Change keep shape of '{r.name}'"))
+
+    def auto_method_name(self) -> str:
+        """The segmenter Auto regions uses now ("semantic" or "clusters"; "" when neither is installed)."""
+        return self.auto_method.currentData() or ""
+
+    def set_auto_method(self, name: str) -> None:
+        i = self.auto_method.findData(name)
+        if i >= 0:
+            self.auto_method.setCurrentIndex(i)
 
     def _item_edited(self, item: QListWidgetItem) -> None:
         # read everything first: each push refreshes the list, which deletes ``item``

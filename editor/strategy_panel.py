@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QPushButton, QScrollArea,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QPushButton, QScrollArea,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from engine import params as params_mod
@@ -82,10 +82,14 @@ class StrategyPanel(QWidget):
         for d in ("auto", "cpu", "cuda"):
             self.device.addItem(d, d)
         self.device.setToolTip("auto picks the GPU when there is one.")
+        self.protect_faces = QCheckBox("Protect faces")
+        self.protect_faces.setToolTip("Keep the shape of every face found in the photo (eyes, nose, mouth) under the "
+                                      "style, whatever the strategy; the faces are outlined on the canvas")
         job.addRow("Size", self.size)
         job.addRow("Seed", self.seed)
         job.addRow("Outside regions", self.gaps)
         job.addRow("Device", self.device)
+        job.addRow("Faces", self.protect_faces)
         layout.addLayout(job)
 
         buttons = QHBoxLayout()
@@ -107,6 +111,8 @@ class StrategyPanel(QWidget):
         self.seed.valueChanged.connect(lambda v: setattr(self.doc, "seed", v))
         self.gaps.currentIndexChanged.connect(lambda _: setattr(self.doc, "gaps", self.gaps.currentData()))
         self.gaps.currentIndexChanged.connect(lambda _: self.paramsChanged.emit())
+        self.protect_faces.toggled.connect(self._protect_faces_toggled)
+        doc.sceneChanged.connect(self._count_faces)
         self.sync_from_document()
 
     # ------------------------------------------------------------ state
@@ -137,11 +143,20 @@ class StrategyPanel(QWidget):
         self.size.setValue(self.doc.size or 512)
         self.seed.setValue(self.doc.seed)
         self.gaps.setCurrentIndex(max(0, self.gaps.findData(self.doc.gaps)))
+        self.protect_faces.setChecked(self.doc.protect_faces)
         i = self.combo.findData(self.doc.strategy)
         if i >= 0 and i != self.combo.currentIndex():
             self.combo.setCurrentIndex(i)
         else:
             self._strategy_changed()
+
+    def _protect_faces_toggled(self, on: bool) -> None:
+        self.doc.protect_faces = on
+        self.paramsChanged.emit()
+
+    def _count_faces(self) -> None:
+        n = len(self.doc.faces)
+        self.protect_faces.setText(f"Protect faces ({n} found)" if n else "Protect faces")
 
     def _store(self) -> None:
         if self.form is not None:
