@@ -34,6 +34,8 @@ class Tool(Enum):
     BRUSH = "brush"
     ERASER = "eraser"
     FILL = "fill"
+    #: click a thing: its semantic segment joins the region (editor.select_tool)
+    SELECT = "select"
 
 
 def coloured_overlay(mask: QImage, colour: QColor) -> QImage:
@@ -245,6 +247,8 @@ class Canvas(ImageView):
     strokeMoved = Signal(object)
     #: what the canvas shows changed (a render, the photo while comparing, split view): the status bar follows
     viewChanged = Signal()
+    #: the select tool clicked here (image pixels, the keyboard modifiers): editor.select_tool acts on it
+    pointPicked = Signal(QPointF, object)
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -350,8 +354,10 @@ class Canvas(ImageView):
 
     def tint_visible(self, region: RegionLayer) -> bool:
         """Whether ``region``'s coloured overlay shows now (see the module docstring)."""
-        if not region.visible:
-            return False
+        return region.visible and self.regions_shown()
+
+    def regions_shown(self) -> bool:
+        """The regions are shown now, tinted, rather than a render alone (the face outlines follow)."""
         if self._stroke is not None:
             return True
         if self.comparing:
@@ -477,10 +483,10 @@ class Canvas(ImageView):
         self.brushChanged.emit(brush)
 
     def idle_cursor(self) -> Qt.CursorShape:
-        return Qt.CursorShape.PointingHandCursor if self.tool == Tool.FILL else Qt.CursorShape.CrossCursor
+        return Qt.CursorShape.PointingHandCursor if self.tool in (Tool.FILL, Tool.SELECT) else Qt.CursorShape.CrossCursor
 
     def _update_cursor(self, p: QPointF | None) -> None:
-        if p is None or self.tool == Tool.FILL or self.doc.content is None:
+        if p is None or self.tool in (Tool.FILL, Tool.SELECT) or self.doc.content is None:
             self.cursor_item.setVisible(False)
             return
         r = self.brush.size / 2
@@ -576,6 +582,8 @@ class Canvas(ImageView):
             p = self.mapToScene(event.position().toPoint())
             if self.tool == Tool.FILL:
                 self.fill_at(p)
+            elif self.tool == Tool.SELECT:
+                self.pointPicked.emit(p, event.modifiers())
             else:
                 self.begin_stroke(p)
             return

@@ -28,20 +28,22 @@ from engine.video import is_video_input
 
 from .canvas import Canvas, HoldToCompare, Tool
 from .compare import CompareSetup, CompareWindow, Variant
-from .conversions import mask_to_tensor, rgb_to_tensor, tensor_to_mask
+from .conversions import rgb_to_tensor
 from .document import Document, ResultEntry
+from .face_overlay import FaceOverlay
 from .export_dialog import ExportDialog, ExportRunner, ExportSettings
 from .job_panel import JobPanel, caption
 from .jobs import JobQueue, ProgressInfo, explain
 from .live import LiveMode
 from .recovery import Autosave
 from .regions_panel import RegionsPanel
-from .segmenting import SegmentRunner
+from .scene_analysis import SceneAnalysis
+from .segmenting import Segmenting
+from .select_tool import SelectTool
 from .sharpness import sharp_job
 from .strategy_panel import StrategyPanel
 from .styles_panel import IMAGE_FILTER, StylesPanel
 from .toolbar import ToolOptions
-from .undo import AddRegion, MaskEdit
 from .video import VIDEO_FILTER, FrameScrubber, FrameSeeker, OpenedClip, read_first_frame
 from .video_export import VideoExportDialog, VideoExportRunner, VideoExportSettings
 
@@ -91,7 +93,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.queue = JobQueue(parent=self)
         self.exporter = ExportRunner(self)
-        self.segmenter = SegmentRunner(self)
         self.video_exporter = VideoExportRunner(self)
         #: the open clip (None for a photo): its info and path; the canvas shows frame doc.clip_frame
         self.clip: OpenedClip | None = None
@@ -102,6 +103,11 @@ class MainWindow(QMainWindow):
         self.regions_panel = RegionsPanel(self.doc)
         self.strategy_panel = StrategyPanel(self.doc)
         self.job_panel = JobPanel(self.doc)
+        self.scene = SceneAnalysis(self.doc, self)
+        self.segmenting = Segmenting(self)
+        self.segmenter = self.segmenting.runner
+        self.select_tool = SelectTool(self.doc, self.canvas, self.scene, self)
+        self.face_overlay = FaceOverlay(self.doc, self.canvas, self)
         self.styles_dock = self._dock("Styles", self.styles_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.regions_dock = self._dock("Regions", self.regions_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.strategy_dock = self._dock("Strategy", self.strategy_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -198,7 +204,8 @@ class MainWindow(QMainWindow):
         t = mb.addMenu("&Tools")
         group = QActionGroup(self)
         self.tool_actions: dict[Tool, QAction] = {}
-        for tool, text, key in ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.FILL, "Fill", "G")):
+        for tool, text, key in ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.FILL, "Fill", "G"),
+                                (Tool.SELECT, "Select", "S")):
             a = self._action(t, text, lambda _=False, tl=tool: self.set_tool(tl), key, f"{text} tool", checkable=True)
             group.addAction(a)
             self.tool_actions[tool] = a
@@ -214,13 +221,13 @@ class MainWindow(QMainWindow):
         self._action(r, "Add region", self.regions_panel.add_region, "Ctrl+Shift+N")
         self._action(r, "Remove region", self.regions_panel.remove_selected)
         r.addSeparator()
-        self.auto_action = self._action(r, "Auto regions", self.auto_regions, tip="Split the picture into regions (segmenter)")
+        self.auto_action = self._action(r, "Auto regions", self.segmenting.auto_regions,
+                                        tip="Split the picture into regions, by meaning or by colour (Regions panel)")
         self.scribble_action = self._action(r, "Grow scribbles into regions", self.grow_scribbles,
                                             tip="Spread each region's rough scribbles to the whole picture")
         names = segmenters.names()
-        self.auto_action.setEnabled("clusters" in names)
+        self.auto_action.setEnabled(self.regions_panel.auto_button.isEnabled())
         self.scribble_action.setEnabled("scribbles" in names)
-        self.regions_panel.auto_button.setEnabled("clusters" in names)
         self.regions_panel.scribble_button.setEnabled("scribbles" in names)
 
         j = mb.addMenu("&Render")
@@ -275,7 +282,7 @@ class MainWindow(QMainWindow):
         self.strategy_panel.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.regions_panel.activeChanged.connect(self.canvas.set_active_region)
         self.regions_panel.overlayOpacityChanged.connect(self.canvas.set_overlay_opacity)
-        self.regions_panel.autoRequested.connect(self.auto_regions)
+        self.regions_panel.autoRequested.connect(self.segmenting.auto_regions)
         self.regions_panel.scribblesRequested.connect(self.grow_scribbles)
         self.strategy_panel.runRequested.connect(self.render)
         self.strategy_panel.paramsChanged.connect(self.live.edited)
@@ -296,8 +303,11 @@ class MainWindow(QMainWindow):
         self.doc.undo_stack.indexChanged.connect(lambda _: self._update_title())
         for sig in (self.doc.stylesChanged, self.doc.keptChanged):
             sig.connect(self._changed)
-        self.segmenter.finished.connect(self._segment_finished)
-        self.segmenter.failed.connect(self._segment_failed)
+        self.scene.message.connect(lambda m: self.statusBar().showMessage(m, 15000))
+        self.select_tool.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.tool_actions[Tool.SELECT].triggered.connect(self.select_tool.chosen)
+        self.strategy_panel.paramsChanged.connect(self.face_overlay.update_visibility)
+        self.doc.sceneChanged.connect(self.live.edited)  # faces found: protect them in the live picture
         self.exporter.progressed.connect(self._export_progress)
         self.exporter.finished.connect(self._export_finished)
         self.exporter.failed.connect(self._export_failed)
@@ -888,77 +898,13 @@ class MainWindow(QMainWindow):
         self.job_panel.queue_idle()
         self.alert("Export failed", message, fix)
 
-    # ================================================================ segmenters
+    # ================================================================ segmenters (editor.segmenting)
     def auto_regions(self, options: dict | None = None) -> bool:
-        """Add one region per segment the 'clusters' segmenter finds (one undo step), off the GUI thread."""
-        content = self.doc.content_tensor()
-        if content is None:
-            self.alert("No picture", "Open a content image first.")
-            return False
-
-        def add(masks: list[torch.Tensor]) -> None:
-            stack = self.doc.undo_stack
-            stack.beginMacro("Auto regions")
-            for i, m in enumerate(masks):
-                stack.push(AddRegion(self.doc, self.doc.new_region(f"Auto {i + 1}", tensor_to_mask(m))))
-            stack.endMacro()
-
-        return self._segment("clusters", content, dict(options or {}), add, "Finding regions…")
+        """Auto regions by colour (the clusters segmenter); the panel's button follows its method."""
+        return self.segmenting.by_colour(options)
 
     def grow_scribbles(self, options: dict | None = None) -> bool:
-        """Treat each region's painted strokes as scribbles and let the segmenter complete the masks.
-
-        The scribbles go to the segmenter as an integer label map (region k = k, 0 = unmarked);
-        each returned mask goes back to the region whose scribbles it covers most, whatever its order.
-        """
-        content = self.doc.content_tensor()
-        regions = [r for r in self.doc.regions if not r.is_empty()]
-        if content is None or len(regions) < 2:
-            self.alert("Grow scribbles", "Scribble at least two regions first.",
-                       "Paint a few rough strokes in each region, then grow them.")
-            return False
-        labels = torch.zeros(tuple(content.shape[-2:]), dtype=torch.int64)
-        inside = []
-        for k, r in enumerate(regions, start=1):
-            on = mask_to_tensor(r.mask) > 0.5
-            labels[on] = k
-            inside.append(on)
-        befores = [r.mask.copy() for r in regions]
-
-        def apply(masks: list[torch.Tensor]) -> None:
-            stack = self.doc.undo_stack
-            stack.beginMacro("Grow scribbles")
-            for r, on, before in zip(regions, inside, befores):
-                if r not in self.doc.regions:
-                    continue  # removed while the segmenter ran
-                best = max(masks, key=lambda m: float(m[on].mean()) if on.any() else 0.0)
-                stack.push(MaskEdit(self.doc, r, before, tensor_to_mask(best), "Grow"))
-            stack.endMacro()
-
-        try:
-            key = (segmenters.get("scribbles").inputs or ("scribbles",))[0]
-        except BrushworkError as exc:
-            self.alert("Grow scribbles failed", *explain(exc))
-            return False
-        return self._segment("scribbles", content, {**dict(options or {}), key: labels}, apply,
-                             "Growing scribbles (trains a small network: up to a minute on a CPU)…")
-
-    def _segment(self, name: str, content: torch.Tensor, options: dict, then, label: str) -> bool:
-        if not self.segmenter.start(name, content, options, then):
-            self.statusBar().showMessage("A segmenter is still running.", 4000)
-            return False
-        self.job_panel.job_started(label, 0)
-        return True
-
-    def _segment_finished(self, masks, then) -> None:
-        then(masks)
-        self.job_panel.job_ended(f"Done: {len(masks)} masks")
-        self.job_panel.queue_idle()
-
-    def _segment_failed(self, message: str, fix: str) -> None:
-        self.job_panel.job_ended("Segmenting failed")
-        self.job_panel.queue_idle()
-        self.alert("Segmenting failed", message, fix)
+        return self.segmenting.grow_scribbles(options)
 
     # ================================================================ closing
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -95,7 +95,7 @@ class ToolOptions(QObject):
     def _paint_controls(self) -> None:
         w, bar = self.window, self.paint_bar
         brush = w.canvas.brush
-        for tool in (Tool.BRUSH, Tool.ERASER, Tool.FILL):
+        for tool in (Tool.BRUSH, Tool.ERASER, Tool.FILL, Tool.SELECT):
             bar.addAction(w.tool_actions[tool])
         bar.addSeparator()
         w.size_slider = self._slider("Size", 1, 400, int(brush.size), "Brush diameter in image pixels ([ and ])")
