@@ -5,6 +5,10 @@ queue (as a user pressing Render would), keeps the result and grabs the window: 
 untinted, as the canvas shows it after a render. ``--canvas``, ``--outline`` and ``--split``
 also grab the canvas alone from the same render: as it is, in outline mode (O) and in split view;
 ``--live`` turns live mode on, moves alpha and grabs the window once the live render landed.
+``--semantic`` opens the sample's photo without its region and grabs the window after one click
+of Auto regions (by meaning); ``--portrait`` opens a portrait, grabs the window with its face
+outlined (``--faces``) and its canvas rendered with and without protect faces
+(``--protected``, ``--unprotected``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outline", help="also save the canvas in outline mode (View > Region outlines) here")
     ap.add_argument("--split", help="also save the canvas in split view (View > Split before/after) here")
     ap.add_argument("--live", help="also save the window in live mode here, after a slider move re-rendered it")
+    ap.add_argument("--semantic", help="also save the window after one click of Auto regions (by meaning) here")
+    ap.add_argument("--portrait", help="a portrait for --faces, --protected and --unprotected")
+    ap.add_argument("--portrait-style", default="Kandinsky: Composition VII", help="the sample style painted on it")
+    ap.add_argument("--faces", help="also save the window with the portrait's faces outlined here")
+    ap.add_argument("--protected", help="also save the portrait's canvas rendered with protect faces on here")
+    ap.add_argument("--unprotected", help="also save the portrait's canvas rendered with protect faces off here")
     args = ap.parse_args(argv)
     os.environ.setdefault("BRUSHWORK_RECOVERY_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "brushwork-screenshot"))
 
@@ -100,10 +110,84 @@ def main(argv: list[str] | None = None) -> int:
         save(args.live)
         window.outline_action.trigger()
         window.live.set_enabled(False)
+    if args.semantic:
+        one_click_regions(window, settle, args.timeout)
+        save(args.semantic)
+    if args.portrait:
+        if not portrait(window, args, settle, save, loop, outcome):
+            return 1
     window.doc.undo_stack.setClean()
     window._extra_changes = False
     window.close()
     return 0
+
+
+def wait_until(done, settle, timeout: float) -> bool:
+    deadline = time.perf_counter() + timeout
+    while not done() and time.perf_counter() < deadline:
+        settle()
+    return bool(done())
+
+
+def one_click_regions(window, settle, timeout: float) -> None:
+    """The sample's photo, styles and settings without its painted region; Auto regions clicked once."""
+    from dataclasses import replace
+
+    from .sample import load_sample
+
+    window.load(replace(load_sample(), regions=()))
+    window.regions_panel.set_auto_method("semantic")
+    window.regions_panel.auto_button.click()
+    if not wait_until(lambda: bool(window.doc.regions), settle, timeout):
+        print("Auto regions made no regions", file=sys.stderr)
+    sky = next((r for r in window.doc.regions if r.name == "Sky"), None)
+    if sky is not None:  # ready to take a style: the sky takes one, as an artist's next click would
+        window.regions_panel.select(sky)
+        window.doc.set_region_attr(sky, "style", "Van Gogh: Starry Night")
+    window.canvas.fit()
+
+
+def portrait(window, args, settle, save, loop, outcome) -> bool:
+    """The portrait styled all over, its faces outlined, then rendered with and without protect faces."""
+    from PySide6.QtCore import QTimer
+
+    if not window.open_image(args.portrait):
+        return False
+    wait_until(lambda: window.scene.state() == "ready", settle, args.timeout)
+    window.statusBar().clearMessage()
+    # the strategy's defaults at full strength (alpha 1): a look strong enough for a face to lose its shape
+    window.strategy_panel.set_values({"alpha": 1.0})
+    region = window.regions_panel.add_region()
+    window.doc.set_region_attr(region, "name", "Everything")
+    window.doc.set_region_attr(region, "style", args.portrait_style)
+    window.canvas.fill_all_active()
+    window.canvas.fit()
+    if args.faces:
+        save(args.faces)
+    print(f"faces: {len(window.doc.faces)}; keep shape of protect faces: "
+          f"{'landed' if _keep_shape_landed() else 'not landed (both renders alike)'}")
+    for path, on in ((args.protected, True), (args.unprotected, False)):
+        if not path:
+            continue
+        window.strategy_panel.protect_faces.setChecked(on)
+        outcome.clear()
+        if window.render() is None:
+            print(window.last_alert.text() if window.last_alert else "render refused", file=sys.stderr)
+            return False
+        QTimer.singleShot(int(args.timeout * 1000), loop.quit)
+        loop.exec()
+        if "ok" not in outcome:
+            print(f"render did not finish: {outcome.get('error', 'timeout')}", file=sys.stderr)
+            return False
+        window.canvas.fit()
+        save(path, canvas=True)
+    return True
+
+
+def _keep_shape_landed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("engine.scene.keep_shape") is not None
 
 
 if __name__ == "__main__":
