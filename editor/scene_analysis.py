@@ -141,7 +141,9 @@ class SceneAnalysis(QObject):
 
         self.runs += 1
         self._reading_for = content
-        self._thread = threading.Thread(target=work, name="brushwork-scene", daemon=True)
+        # not a daemon: the interpreter waits for it at exit (a second or two) rather than tearing
+        # LiteRT's thread pool down under a running model, which aborts the process
+        self._thread = threading.Thread(target=work, name="brushwork-scene", daemon=False)
         self._thread.start()
         return True
 
