@@ -143,20 +143,27 @@ def region_masks(job: StyleJob, hw: tuple[int, int] | None = None) -> RegionMask
 
 
 def outside_regions(job: StyleJob, hw: tuple[int, int]) -> torch.Tensor | None:
-    """HxW: how much of each pixel is the photo's own in a ``gaps="content"`` job.
+    """HxW: how much of each pixel is the photo's own.
 
-    1 outside every region, 0 inside, soft across each region's feather; None when the job
-    keeps no photo. A region's strength is left out: it says how strongly the style applies
-    inside the region, which each strategy honours itself (a half-strength region is not
-    half photo pixels on top of that).
+    With ``gaps="content"``, 1 outside every region, 0 inside, soft across each region's
+    feather. A region of strength 0 keeps the photo (``--auto-region people=keep``), with either
+    ``gaps``: where it overlaps styled regions it takes its share of the pixel, as overlapping
+    regions share one. None when the job keeps no photo. Any other strength is left out: it says
+    how strongly the style applies inside the region, which each strategy honours itself (a
+    half-strength region is not half photo pixels on top of that). Strategies already skip a
+    region whose weights are all 0, so a kept region costs no style work.
     """
-    if not job.regions or job.gaps != "content":
+    kept = any(r.strength == 0 for r in job.regions)
+    if not job.regions or (job.gaps != "content" and not kept):
         return None
     scale = max(hw) / max(job.output_hw)
-    cover = torch.zeros(hw)
+    styled, keeps = torch.zeros(hw), torch.zeros(hw)
     for r in job.regions:
-        cover += shaped_mask(r.mask, hw, r.feather * scale)
-    return (1 - cover).clamp(0, 1)
+        (keeps if r.strength == 0 else styled).add_(shaped_mask(r.mask, hw, r.feather * scale))
+    share = (styled + keeps).clamp_min(1.0)
+    if job.gaps == "content":
+        return (1 - styled / share).clamp(0, 1)
+    return (keeps / share).clamp(0, 1)
 
 
 def keep_photo(job: StyleJob, image: torch.Tensor) -> torch.Tensor:
