@@ -28,6 +28,7 @@ from ..runner import check_job, run_job
 from ..strategy import RunContext
 from .reader import Clip, ClipInfo, Position, open_clip
 from .flow import warp
+from .scene_track import SceneFollow, SceneTrack
 from .temporal import BLEND, Motion, TemporalBlender
 from .writer import (AudioPlan, FolderWriter, VideoWriter, atomic_folder, check_video_output, check_video_space,
                      is_folder_output)
@@ -47,6 +48,8 @@ class VideoOptions:
     #: loss's weight (see PreviousFrame)
     frame_steps: int = PreviousFrame.steps
     temporal_weight: float = PreviousFrame.temporal_weight
+    #: regions cut from semantic groups, and faces, that follow the picture (None: as on the first frame)
+    scene: SceneFollow | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
         blender = TemporalBlender(options.blend) if options.temporal and not linked else None
         motion = Motion() if linked else None
         previous: list[np.ndarray] = []  # the last output (HxWx3 float), for the linked start
+        track = SceneTrack(options.scene, template) if options.scene is not None and options.scene.active else None
 
         def frames_all():
             yield first
@@ -193,15 +197,20 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
                 ctx.check()
                 content = resize(_tensor(frame.rgb), render_hw)
                 frame_job = template.with_(content=content)
+                if track is not None:
+                    track.step(_hwc(content))
+                    frame_job = track.frame_job(frame_job)
                 if motion is not None:
                     moved = motion.step(_hwc(content))
                     if moved is not None and previous:
                         frame_job = frame_job.with_(previous=PreviousFrame(
                             _chw(warp(previous[0], moved.back)), torch.from_numpy(moved.mask).float(),
                             options.temporal_weight, options.frame_steps))
-                result = run_job(frame_job, ctx)
-                styl = _hwc(result.image if tuple(result.image.shape[-2:]) == render_hw
-                            else resize(result.image, render_hw))
+                if frame_job.regions or frame_job.styles:
+                    result = run_job(frame_job, ctx).image
+                else:  # every followed region has left the picture: nothing to style on this frame
+                    result = content
+                styl = _hwc(result if tuple(result.shape[-2:]) == render_hw else resize(result, render_hw))
                 image = blender.step(_hwc(content), styl) if blender is not None else styl
                 previous[:] = [image]
                 rgb = _u8(image[: write_hw[0], : write_hw[1]])
