@@ -10,6 +10,7 @@ Shared by the single pass and the tiled print (which measures the histograms til
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -111,9 +112,26 @@ def apply_maps(x: torch.Tensor, maps: Sequence[palette.PaletteMap | None], masks
     return out.view_as(x)
 
 
+#: pixels the palette is measured over at most: a colour distribution binned 32^3 is pinned long
+#: before this (every s-th row and column counts past it); at 1024 px the measurement was 0.17 s
+#: of a 2.8 s live render on a busy machine (the map is still applied to every pixel)
+MEASURE_PIXELS = 1 << 18
+
+
+def measured_grid(x: torch.Tensor, masks: Sequence[torch.Tensor] | None
+                  ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``x`` and its masks on the grid the palette is measured over (see MEASURE_PIXELS)."""
+    h, w = x.shape[-2:]
+    s = math.ceil(math.sqrt(h * w / MEASURE_PIXELS))
+    weights: list[torch.Tensor | None] = [None] if masks is None else list(masks)
+    if s <= 1:
+        return x, weights
+    return x[..., ::s, ::s], [None if m is None else m[::s, ::s] for m in weights]
+
+
 def take_palette(job: StyleJob, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
     """The single pass's step: measure ``x`` (per region when ``masks``), fit, apply."""
     if not wanted(job):
         return x
-    measured = palette.histograms(x, [None] if masks is None else list(masks))
+    measured = palette.histograms(*measured_grid(x, masks))
     return apply_maps(x, fit_maps(job, measured), masks, strength(job))
