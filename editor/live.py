@@ -38,6 +38,7 @@ from engine.worker import JobDone, JobHandle, JobWorker
 
 from .document import Document
 from .jobs import explain
+from .live_threads import ThreadPolicy
 from .sharpness import LIVE_CAP, live_size
 
 #: the live cap (long edge, px) unless the artist picks another: renders follow the shown size up to it
@@ -95,7 +96,9 @@ class LiveMode(QObject):
         self.enabled = False
         self.stats = LiveStats()
         self.last_image = None
-        self._worker = JobWorker(on_done=self._finished.emit)
+        #: torch threads for live renders: fewer while another process holds a core
+        self.threads = ThreadPolicy()
+        self._worker = JobWorker(on_done=self._worker_done)
         self._running: JobHandle | None = None
         self._running_edit: float = 0.0
         self._running_since: float = 0.0
@@ -223,10 +226,16 @@ class LiveMode(QObject):
             self._edits.clear()
             self.failed.emit(*explain(exc))
             return
+        self.threads.started()
         self._running = self._worker.submit(job)
         self._running_edit = edit_time
         self._running_since = time.perf_counter()
         self._running_restart, self._restart = self._restart, False
+
+    def _worker_done(self, done: JobDone) -> None:
+        """On the worker's thread: set its threads for the next render, then hand over to the GUI."""
+        self.threads.finished()
+        self._finished.emit(done)
 
     def _done(self, done: JobDone) -> None:
         covered = self._running_edit

@@ -1,7 +1,7 @@
 """The tool options under the menus: the brush's settings, and the render and live controls.
 
 Two bars, not one: Paint (tools and brush sliders) and Render (undo, Render, Live with its
-strategy and size cap, Refine). Side by side they need 1,230 px (one bar of 1,494 px lost Live's
+strategy and size cap, Refine). Side by side they need 1,346 px (one bar of 1,494 px lost Live's
 size box and Refine off a 1500 px window, with nothing to say so); where the window is narrower
 than both, the Render bar moves to a second row (RowFit), so every control stays on screen down
 to a 1366 px laptop and below.
