@@ -6,8 +6,11 @@ Run: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/editor.py
 
 ``--live [--size 512]`` instead replays a recorded edit stream through the real canvas with live
 mode on (strokes on two regions as mouse events at 60 Hz, an alpha slider drag, a style switch)
-and prints the stroke frame rate, then, as its last line, edit-to-pixels: the seconds from the
-end of each edit to the canvas holding the render that includes it.
+and prints the stroke frame rate, where a live render's time went (universal's stages: the
+encoders, the decoders, the regional transforms, the palette step; the thread policy's choices),
+then, as its last line, edit-to-pixels: the seconds from the end of each edit to the canvas
+holding the render that includes it. Live renders follow the size the canvas shows the photo at
+(editor.sharpness), so the canvas is zoomed to show it ``--size`` px long, and the live cap set to it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,45 @@ def stroke_stream(x0: float, y0: float, x1: float, y1: float, n: int = 90, hz: f
         yield i / hz, x0 + (x1 - x0) * f, y0 + (y1 - y0) * f + 0.03 * (y1 - y0 + x1 - x0) * math.sin(f * 9)
 
 
+class StageClock:
+    """Wall seconds per stage of universal's renders (wrapped module functions), for 'where the time went'."""
+
+    STAGES = (("encode", "encode"), ("decode", "decode"), ("take_palette", "palette"), ("level_masks", "masks"))
+
+    def __init__(self) -> None:
+        import collections
+        import functools
+
+        import plugins.universal as universal
+
+        self.seconds: dict[str, float] = collections.defaultdict(float)
+
+        def wrap(owner, name: str, label: str) -> None:
+            f = getattr(owner, name)
+
+            @functools.wraps(f)
+            def timed(*a, **k):
+                t = time.perf_counter()
+                try:
+                    return f(*a, **k)
+                finally:
+                    self.seconds[label] += time.perf_counter() - t
+
+            setattr(owner, name, timed)
+
+        for name, label in self.STAGES:
+            wrap(universal, name, label)
+        wrap(universal.UniversalStrategy, "regional", "regional")
+        wrap(universal.UniversalStrategy, "render", "total")  # cancelled renders included, as the stages
+
+    def line(self) -> str:
+        total = max(self.seconds.get("total", 0.0), 1e-9)
+        parts = sorted(((k, v) for k, v in self.seconds.items() if k != "total"), key=lambda kv: -kv[1])
+        rest = total - sum(v for _, v in parts)
+        return ("where a render's time went: " + ", ".join(f"{k} {v / total:.0%}" for k, v in parts)
+                + f", other {max(rest, 0) / total:.0%}")
+
+
 def live(size: int, threads: int = 2) -> None:
     import torch
     from PySide6.QtCore import QPointF
@@ -73,7 +115,9 @@ def live(size: int, threads: int = 2) -> None:
     w.load(load_sample())
     strategy = instant_strategies()[0]
     w.live_strategy.setCurrentIndex(w.live_strategy.findData(strategy))
-    w.live_size.setValue(size)
+    w.live_size.setValue(size)  # the live cap (older builds: the working size)
+    photo_long = max(w.doc.content.width(), w.doc.content.height())
+    w.canvas.set_zoom(size / photo_long / w.canvas.viewport().devicePixelRatioF())  # the canvas shows it `size` px long
     w.strategy_panel.select(strategy)
     sky = w.doc.regions[0]
     ground = w.regions_panel.add_region()
@@ -83,6 +127,7 @@ def live(size: int, threads: int = 2) -> None:
     while w.live.busy():  # the first render encodes the photo and the styles: not an edit's cost
         _run_until(app, time.perf_counter() + 0.05)
     w.live.stats = type(w.live.stats)()
+    clock = StageClock() if strategy == "universal" else None
     W, H = w.doc.content.width(), w.doc.content.height()
     w.canvas.set_brush(BrushSettings(size=W / 12, hardness=0.6, opacity=0.9))
     frames: list[float] = []
@@ -123,7 +168,16 @@ def live(size: int, threads: int = 2) -> None:
     lat = sorted(w.live.stats.latencies)
     s = w.live.stats
     print(f"renders {s.renders}, cancelled {s.cancelled}, edits {s.edits}, edits that reached the canvas {len(lat)};"
-          f" a render took median {statistics.median(s.render_seconds):.3f} s on the worker")
+          f" a render took median {statistics.median(s.render_seconds):.3f} s on the worker"
+          f" at {max(w.live.last_image.shape[-2:])} px")
+    if clock is not None:
+        print(clock.line())
+    policy = getattr(w.live, "threads", None)
+    if policy is not None and policy.history:
+        ones = sum(1 for n, _ in policy.history if n == 1)
+        print(f"thread policy: {ones} of {len(policy.history)} renders on 1 thread; share of the threads a render got"
+              f" median {statistics.median(share for _, share in policy.history):.2f}"
+              f" (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     w.live.set_enabled(False)
     w.doc.undo_stack.setClean()
     w._extra_changes = False

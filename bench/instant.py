@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT.parent / "shared" / "images" / "samples"
 os.environ.setdefault("BRUSHWORK_WEIGHTS_MIRROR", str(ROOT.parent / "shared" / "weights"))
+# "full" renders encode the styles: universal's statistics must not come back from the disk cache
+# (engine.featurecache.DiskStore; bench/cli.py times a render with it warm)
+os.environ["BRUSHWORK_FEATURE_CACHE"] = "off"
 
 from engine import metrics, params  # noqa: E402
 from engine.images import load_image  # noqa: E402
