@@ -85,6 +85,86 @@ def check_render_numbers(args: argparse.Namespace) -> None:
     args.fps = check_fps(args.fps)
 
 
+def _region_style(source: str, flag: str, spec: str):
+    """A region's style from the right of ``=``: an image file or ``text:PROMPT``."""
+    from .images import load_image
+    from .job import StyleSource
+
+    if source.startswith("text:"):
+        return StyleSource(text=source[5:], name=source[5:])
+    if not source:
+        raise InputError(f"{flag} expects a style after '=', got '{spec}'.")
+    return StyleSource(image=load_image(source), name=Path(source).stem)
+
+
+#: --auto-region's style that keeps the photo inside the group (a region of strength 0)
+KEEP = "keep"
+
+
+def auto_region_groups(args: argparse.Namespace) -> tuple[str, ...]:
+    """The semantic group each --auto-region names, in order (the regions build_job makes after --region's)."""
+    groups = []
+    for spec in args.auto_region or []:
+        group, sep, _ = spec.partition("=")
+        if not sep or not group.strip():
+            raise InputError(f"--auto-region expects GROUP=STYLE.jpg, GROUP=text:PROMPT or GROUP=keep "
+                             f"(GROUP: sky, buildings, people...), got '{spec}'.")
+        groups.append(group.strip().lower())
+    return tuple(groups)
+
+
+def auto_regions(args: argparse.Namespace, content) -> list:
+    """Regions cut from the photo's semantic groups (``--auto-region sky=starry.jpg``), named after them.
+
+    The photo is segmented once, whatever the number of groups. ``GROUP=keep`` keeps the photo
+    there: a region of strength 0, which every strategy leaves unstyled and engine.regions fills
+    with the photo's own pixels (gaps content or global); its style is the photo itself, never used.
+    """
+    from .job import Region, StyleSource
+    from .segmenter import pick_segment
+
+    groups = auto_region_groups(args)
+    if not groups:
+        return []
+    found = segmenters.get("semantic")().groups(content)
+    regions = []
+    for spec, group in zip(args.auto_region, groups):
+        source = spec.partition("=")[2]
+        try:
+            segment = pick_segment(found, group)
+        except InputError as exc:
+            raise InputError(f"--auto-region {group}: {exc}") from None
+        if source.strip().lower() == KEEP:
+            style, strength = StyleSource(image=content, name="photo"), 0.0
+        else:
+            style, strength = _region_style(source, "--auto-region", spec), 1.0
+        regions.append(Region(mask=segment.mask, style=style, strength=strength, name=segment.file_stem,
+                              feather=args.feather))
+    return regions
+
+
+def find_faces(args: argparse.Namespace, content) -> tuple | None:
+    """The faces to protect in ``content`` (found once per photo), or None when not protecting them.
+
+    ``--protect-faces off``: None. A missing face model (or runtime) is an error when
+    ``--protect-faces on`` was asked for, and under the default a warning, the render going on
+    without protection."""
+    from .errors import WeightsError
+
+    if args.protect_faces == "off":
+        return None
+    from .scene.faces import detect_faces
+
+    try:
+        return detect_faces(content)
+    except WeightsError as exc:
+        if args.protect_faces == "on":
+            raise WeightsError(f"--protect-faces on: {exc}") from None
+        print(f"warning: rendering without face protection: {exc} (--protect-faces off silences this)",
+              file=sys.stderr)
+        return None
+
+
 def build_job(args: argparse.Namespace, content=None):
     """A StyleJob from render's arguments (all inputs are checked before anything runs);
     ``content`` replaces loading args.content (a clip's first frame)."""
@@ -103,17 +183,24 @@ def build_job(args: argparse.Namespace, content=None):
         if "=" not in spec:
             raise InputError(f"--region expects MASK.png=STYLE.jpg or MASK.png=text:PROMPT, got '{spec}'.")
         mask_path, source = spec.split("=", 1)
-        style = (StyleSource(text=source[5:], name=source[5:]) if source.startswith("text:")
-                 else StyleSource(image=load_image(source), name=Path(source).stem))
-        regions.append(Region(mask=load_mask(mask_path), style=style, name=Path(mask_path).stem,
-                              feather=args.feather))
+        regions.append(Region(mask=load_mask(mask_path), style=_region_style(source, "--region", spec),
+                              name=Path(mask_path).stem, feather=args.feather))
+    regions += auto_regions(args, content)
+    gaps = args.gaps
+    if gaps is None:
+        # whole-picture styles with only kept regions (-s starry.jpg --auto-region people=keep):
+        # the styles go everywhere but there; otherwise what lies outside every region is the photo
+        only_kept = bool(regions) and all(r.strength == 0 for r in regions)
+        gaps = "global" if styles and only_kept else "content"
+    faces = find_faces(args, content)
     size = args.size
     if args.print_size:
         w, h = parse_print_size(args.print_size, 300 if args.dpi is None else args.dpi)
         size = max(w, h)
     metadata = {"source_prompt": args.source_prompt} if args.source_prompt else {}
     return StyleJob(content=content, strategy=args.strategy, params=p, styles=tuple(styles), regions=tuple(regions),
-                    size=size, gaps=args.gaps, seed=args.seed, device=args.device, metadata=metadata)
+                    size=size, gaps=gaps, seed=args.seed, device=args.device, metadata=metadata,
+                    faces=faces or (), protect_faces=faces is not None)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -185,6 +272,7 @@ def cmd_render_video(args: argparse.Namespace) -> int:
     from .strategy import RunContext
     from .video import FrameDone, VideoOptions, open_clip, parse_position, render_video
     from .video.render import _tensor
+    from .video.scene_track import SceneFollow
     from .video.writer import check_video_output
 
     for flag, name in ((args.print_size, "--print"), (args.tile, "--tile"), (args.working_size, "--working-size"),
@@ -209,6 +297,9 @@ def cmd_render_video(args: argparse.Namespace) -> int:
         job = build_job(args, content=_tensor(first.rgb))
     finally:
         clip.close()
+    # regions given as groups and the faces follow the picture; --region masks stay where they are
+    options.scene = SceneFollow(groups=("",) * len(args.region or []) + auto_region_groups(args),
+                                faces=job.protect_faces)
     ctx = RunContext(resolve_device(job.device))
     info = clip.info
     bar = tqdm(total=info.frames, unit="frame", desc=f"{job.strategy} {'temporal' if options.temporal else 'per-frame'}",
@@ -351,9 +442,17 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", help="text style (strategies that take text)")
     p.add_argument("--source-prompt", help="what the content is, for text-guided strategies (default 'a photo')")
     p.add_argument("--region", action="append", help="MASK.png=STYLE.jpg or MASK.png=text:PROMPT (repeatable)")
+    p.add_argument("--auto-region", action="append", metavar="GROUP=STYLE",
+                   help="a region found in the photo: GROUP=STYLE.jpg, GROUP=text:PROMPT, or GROUP=keep to keep "
+                        "the photo there (GROUP: sky, buildings, plants, grass, water, mountains, ground, people, "
+                        "animals, vehicles, interior, other); follows the picture in a clip (repeatable)")
     p.add_argument("--feather", type=float, default=0.0, help="feather radius of region masks in pixels")
-    p.add_argument("--gaps", choices=["content", "global"], default="content",
-                   help="what pixels outside every region get: the content or the global style")
+    p.add_argument("--gaps", choices=["content", "global"], default=None,
+                   help="what pixels outside every region get: the content or the global style (default: "
+                        "content, or global when every region is GROUP=keep and there are global styles)")
+    p.add_argument("--protect-faces", choices=["on", "off"], default=None,
+                   help="keep the faces found in the photo (each frame of a clip) recognisable (default on; "
+                        "on: a missing face model is an error, not a warning)")
     p.add_argument("--strategy", default="gatys")
     p.add_argument("--size", type=int, help="long edge of the output in pixels (default: the content's)")
     p.add_argument("--print", dest="print_size", help="print size, e.g. 50x33cm or 20x13in (with --dpi)")
