@@ -1,10 +1,10 @@
-"""Face detection (engine.scene.faces): seconds per photo at 512, 1024 and 4000 px, and a contact sheet.
+"""Face detection (engine.scene.faces): a contact sheet of the sample's faces, and the timing.
 
-    .venv/bin/python bench/faces.py [--threads 2] [--repeat 3]
     .venv/bin/python bench/faces.py --sheet /tmp/faces      # every photo of bench/faces_sample.txt
+    .venv/bin/python bench/faces.py [--threads 2] [--repeat 3]   # = bench/semantic.py --sections faces
 
-The timing runs the astronaut portrait and a group photo (volleyball players) resized to each
-long edge, cache cleared between repeats (the cold cost), then once more with the cache warm.
+The timing (seconds per photo at 512, 1024 and 4000 px, cold and cached) lives with the other
+scene-understanding figures in bench/semantic.py; this script runs that section when not drawing.
 The sheet draws each photo at 1024 px with its faces (box, key points, the ellipse's 0.5 line)
 into PNGs of 20 photos, and prints the faces found per photo and per section of the list.
 """
@@ -12,7 +12,6 @@ into PNGs of 20 photos, and prints the faces found per photo and per section of 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
@@ -23,28 +22,6 @@ from engine.scene import faces
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "images"
 CONTENT = SHARED / "train" / "content"
-TIMED = (SHARED / "samples" / "content_portrait_astronaut.jpg",
-         CONTENT / "imagen__imagen__n04540053_8946_volleyball.jpg")
-
-
-def timing(threads: int, repeat: int, sizes: list[int]) -> None:
-    torch.set_num_threads(threads)
-    print(f"detect_faces, CPU, {threads} torch thread(s), LiteRT {faces.litert.THREADS} thread(s), best of {repeat}")
-    faces.detect_faces(load_image(TIMED[0], long_edge=256))  # load both models once, untimed
-    for path in TIMED:
-        full = load_image(path)
-        for size in sizes:
-            image = resize_long_edge(full, size)
-            best = float("inf")
-            for _ in range(repeat):
-                faces._cache.clear()
-                start = time.perf_counter()
-                found = faces.detect_faces(image)
-                best = min(best, time.perf_counter() - start)
-            start = time.perf_counter()
-            faces.detect_faces(image)
-            cached = time.perf_counter() - start
-            print(f"{path.name:48s} {size:5d} px: {best:6.3f} s, cached {cached:6.3f} s, {len(found)} face(s)")
 
 
 def sheet(out: str, size: int = 1024, cell: int = 320, per_sheet: int = 20) -> None:
@@ -106,8 +83,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.sheet:
         sheet(args.sheet)
-    else:
-        timing(args.threads, args.repeat, [int(s) for s in args.sizes.split(",")])
+        return
+    import semantic  # bench/semantic.py, beside this file
+
+    torch.set_num_threads(args.threads)
+    semantic.section_faces(args)
 
 
 if __name__ == "__main__":
