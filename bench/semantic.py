@@ -229,10 +229,9 @@ def section_min_side(args) -> None:
             small = at_long_edge(full, round(side * max(full.shape[-2:]) / min(full.shape[-2:])))
             segs = seg.segment_named(small, {"min_area": 0, "edge_radius": 0}) if min(small.shape[-2:]) >= 64 else None
             if segs is None:  # below MIN_SIDE: read it through the same steps without the guard
-                from plugins.segment_semantic.segmenter import SemanticParams, _reading, _digest, finish
+                from plugins.segment_semantic.segmenter import SemanticParams, _digest, _reading, finish
 
-                rgb = np.ascontiguousarray(small[0].permute(1, 2, 0).numpy())
-                segs = finish(_reading(rgb, _digest(rgb), "whole", 1024), small, SemanticParams(min_area=0, edge_radius=0))
+                segs = finish(_reading(small, _digest(small), "whole", 1024), small, SemanticParams(min_area=0, edge_radius=0))
             up = torch.nn.functional.interpolate(torch.stack([s.mask for s in segs])[None], size=full.shape[-2:], mode="bilinear")[0]
             m = np.array([s.file_stem for s in segs])[up.argmax(0).numpy()]
             out.append(f"{side}px {100 * float((m == ref_map).mean()):.0f}%")

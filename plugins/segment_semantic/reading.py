@@ -83,9 +83,12 @@ def tiles(model, rgb: np.ndarray, grouping: np.ndarray, long_edge: int) -> np.nd
 
 def windows(hw: tuple[int, int], how: How, long_edge: int) -> int:
     """How many model runs reading an h x w photo takes (what it costs: ~0.5 s each on 2 cores)."""
-    s = min(1.0, long_edge / max(hw)) if how != "whole" else 0.0
-    tiled = len(starts(round(hw[0] * s))) * len(starts(round(hw[1] * s))) if s else 0
-    return {"whole": 1, "tiles": tiled, "both": 1 + tiled}[how]
+    long_edge = min(long_edge, max(hw))
+    if how == "whole" or long_edge <= WINDOW:
+        return 1
+    s = long_edge / max(hw)
+    tiled = len(starts(round(hw[0] * s))) * len(starts(round(hw[1] * s)))
+    return {"tiles": tiled, "both": 1 + tiled}[how]
 
 
 def read(model, rgb: np.ndarray, grouping: np.ndarray, how: How, long_edge: int) -> np.ndarray:

@@ -34,8 +34,9 @@ from .model import load_labels, load_model
 #: mush. Pixels in the same group as at 1024 px (bench/semantic.py --sections min_side), city /
 #: palm beach: 35 / 73 % at 48 px, 75 / 93 % at 64 px, 92 / 96 % at 96 px
 MIN_SIDE = 64
-#: readings kept (photo hash, how, size): a few photos open in a session
-READINGS_KEPT = 4
+#: readings kept (photo hash, how, size), newest first, while they hold at most this many bytes:
+#: a whole reading is 12.6 MB (513 x 513 x 12 groups, float32), tiles at 1024 px about 34 MB
+READINGS_BYTES = 128 * 2**20
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,27 @@ class SemanticParams:
     # (0.6 %) and water (0.6 %) (bench/semantic.py --sections groups).
     min_area: float = param(0.01, min=0.0, max=0.5, step=0.005,
                             help="Groups covering less than this fraction of the picture are left out.")
+    # 6 as the other segmenters: the palm beach's sky then follows the fronds (its edges correlate
+    # with the photo's 0.35, 0.19 unsnapped); the city's hazy horizon, drawn as a straight line
+    # by hand, moves the other way a little (sky IoU 0.9875 unsnapped, 0.9860 at 6).
     edge_radius: int = param(6, min=0, max=64, step=1,
                              help="Edge refinement radius (px at 1024 px); 0 keeps the model's blobby 513 px edges.")
-    # How a photo larger than 513 px is read: provisional, being measured (bench/semantic.py
-    # --sections reading).
+    # How a photo larger than 513 px is read: whole, by measurement (bench/semantic.py, sections
+    # reading, thin, segmentation; tiles at 1024 px; 2-core CPU shared, load 6-10):
+    # - groups: tiles move a pixel to another group than the whole reading on average 35 % of
+    #   the picture (40 photos: the 4 samples and 36 research photos at 1024 px; worst 86 %,
+    #   32 photos over 10 %) and add 27 groups the whole picture has not (>= 1 % vs < 0.5 %);
+    #   both: 15 % and 14. Looked at on the samples, those are tiles' mistakes: a window sees a
+    #   piece of the scene (palm fronds read as buildings, a palm's foot as mountains, water in the sand).
+    #   City sky IoU against the hand-made mask: whole 0.986, both 0.984, tiles 0.982.
+    # - thin dark things against the sky (8 photos with poles, wires, masts, spires) kept out of
+    #   the sky mask: whole 41 %, both 65 %, tiles 84 % at 1024 px; 39 / 64 / 83 % at 4000 px
+    #   (tiles read at 1024 px either way, so only the edge snapping differs).
+    # - cost: 1 model run for whole, 6 for tiles and 7 for both on a 3:2 photo; the city sample
+    #   took 1.1 / 6.8 / 8.2 s at 1024 px and 4.7 / 10.5 / 11.5 s at 4000 px (whole / tiles /
+    #   both; at 4000 px ~3.5 s go to resizing and snapping the edges whatever the reading).
+    #   Asked again: 0.08 s at 1024 px, 0.53 s at 4000 px (a hash of the pixels and copies).
+    # Whole is right most often and fastest; tiles or both are there for masts and wires.
     read: Literal["whole", "tiles", "both"] = param(
         "whole", help="How a photo larger than 513 px is read: whole (one 513 px look at the whole picture: "
                       "best context, fastest), tiles (overlapping 513 px windows at 'tile size': thinner "
@@ -71,13 +89,12 @@ class SemanticSegmenter(Segmenter):
         h, w = image.shape[-2:]
         if min(h, w) < MIN_SIDE:
             raise InputError(f"The photo is too small for semantic groups ({w}x{h}); use at least {MIN_SIDE} px a side.")
-        rgb = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy(), dtype=np.float32)
-        digest = _digest(rgb)
+        digest = _digest(image)
         key = (digest, p)
         with _lock:
             if _last_result and _last_result[0] == key:
                 return list(_last_result[1])  # Segmenter._checked hands the caller copies
-        segments = finish(_reading(rgb, digest, p.read, p.tile_size), image, p)
+        segments = finish(_reading(image, digest, p.read, p.tile_size), image, p)
         with _lock:
             _last_result[:] = [key, segments]
         return list(segments)
@@ -119,15 +136,16 @@ _readings: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _last_result: list = []
 
 
-def _digest(rgb: np.ndarray) -> str:
-    """A hash of the photo's pixels and size: the same photo, however it arrives, reads once."""
+def _digest(image: torch.Tensor) -> str:
+    """A hash of the photo's pixels and size (1x3xHxW float): the same photo, however it arrives, reads once."""
+    pixels = image.detach().float().cpu().contiguous().numpy()
     h = hashlib.blake2b(digest_size=16)
-    h.update(str(rgb.shape).encode())
-    h.update(memoryview(rgb.reshape(-1)).cast("B"))
+    h.update(str(pixels.shape).encode())
+    h.update(memoryview(pixels.reshape(-1)).cast("B"))
     return h.hexdigest()
 
 
-def _reading(rgb: np.ndarray, digest: str, how: str, tile_size: int) -> np.ndarray:
+def _reading(image: torch.Tensor, digest: str, how: str, tile_size: int) -> np.ndarray:
     """Group probabilities (h x w x groups, at the working size) for a photo, kept per photo."""
     key = (digest, how, tile_size if how != "whole" else 0)
     with _lock:
@@ -135,10 +153,11 @@ def _reading(rgb: np.ndarray, digest: str, how: str, tile_size: int) -> np.ndarr
             _readings.move_to_end(key)
             return _readings[key]
     model, grouping = load_model(), grouping_matrix(load_labels())
+    rgb = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy(), dtype=np.float32)
     probs = reading.read(model, rgb, grouping, how, tile_size)
     with _lock:
         _readings[key] = probs
-        while len(_readings) > READINGS_KEPT:
+        while len(_readings) > 1 and sum(r.nbytes for r in _readings.values()) > READINGS_BYTES:
             _readings.popitem(last=False)
     return probs
 
