@@ -33,6 +33,7 @@ import torch
 from .errors import InputError, OutputError
 from .images import atomic_write
 from .job import StyleJob
+from .scene.keep_shape import keep_structure
 from .strategy import Event, Progress, RunContext
 from .tiling import (PixelSource, StripBlender, TileSource, choose_tile_size, fits_one_pass, free_memory,
                      plan_tiles, to_hwc)
@@ -444,6 +445,7 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
     photo = TileSource(job.content, (out_h, out_w))
     source: TileSource | PixelSource = photo
     keep = _photo_outside_regions(job, tuple(job.content.shape[-2:]), (out_h, out_w))
+    shape = _shape_protected(job, (out_h, out_w))
     n = len(layout.tiles)
     steps = 2 * n * len(stages)
     picture = None
@@ -466,9 +468,13 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
                 ctx.check()
                 tile_px = source.crop(t.context).to(dev)
                 img = stage.render(tile_px, totals, t.context)
-                if keep is not None and last:
-                    own = tile_px if s == 0 else photo.crop(t.context)
-                    img = torch.lerp(img, own.to(img), keep.crop(t.context).to(img).clamp(0, 1))
+                if last and (keep is not None or shape is not None):
+                    own = (tile_px if s == 0 else photo.crop(t.context)).to(img)
+                    if shape is not None:
+                        img = keep_structure(img, own, shape.crop(t.context).clamp(0, 1), max(out_h, out_w),
+                                             renderer.margin)
+                    if keep is not None:
+                        img = torch.lerp(img, own, keep.crop(t.context).to(img).clamp(0, 1))
                 b = t.box.within(t.context)
                 blender.add(t, to_hwc(img[..., b.y0:b.y1, b.x0:b.x1]))
                 _tile_progress(on_event, done + n + t.index + 1, steps, f"{name}rendering tile {t.index + 1}/{n}")
@@ -603,7 +609,8 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
     upsampled = TileSource(work_img, (out_h, out_w))
     luminance = getattr(p, "colour", "none") == "luminance"
     keep = _photo_outside_regions(job, tuple(work_img.shape[-2:]), (out_h, out_w))
-    photo = TileSource(job.content, (out_h, out_w)) if luminance or keep is not None else None
+    shape = _shape_protected(job, (out_h, out_w))
+    photo = TileSource(job.content, (out_h, out_w)) if luminance or keep is not None or shape is not None else None
     masks = [TileSource(t.mask[None, None].float(), (out_h, out_w)) if t.mask is not None else None for t in terms]
     out = np.empty((out_h, out_w, 3), np.uint16 if options.bit_depth == 16 else np.uint8)
     blender = StripBlender(out, min(tile, out_h))
@@ -638,6 +645,8 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
                     next(run)
             except StopIteration as stop:
                 x = held.compose(stop.value)
+        if shape is not None and photo_tile is not None:
+            x = keep_structure(x, photo_tile, shape.crop(t.context).clamp(0, 1), max(out_h, out_w), REFINE_MARGIN)
         if keep is not None and photo_tile is not None:
             x = torch.lerp(x, photo_tile, kept)
         if luminance and photo_tile is not None:
@@ -661,6 +670,22 @@ def _photo_outside_regions(job: StyleJob, mask_hw: tuple[int, int], out_hw: tupl
 
     keep = outside_regions(job, mask_hw)
     return None if keep is None else TileSource(keep[None, None], out_hw)
+
+
+#: long edge the protected areas are measured at for a print, read per tile (resized bicubically):
+#: a face's ellipse and a feathered mask are smooth, and a 6000 px photo's full-size map is 144 MB
+SHAPE_MASK_EDGE = 2048
+
+
+def _shape_protected(job: StyleJob, out_hw: tuple[int, int]) -> TileSource | None:
+    """Where the print keeps the photo's structure (faces, regions' keep shape), read per tile
+    (``scene.keep_shape.protection``, as every single-pass render keeps it); None when nowhere."""
+    from .images import size_for_long_edge
+    from .scene.keep_shape import protection
+
+    h, w = job.content.shape[-2:]
+    amount = protection(job, size_for_long_edge(h, w, min(max(h, w), SHAPE_MASK_EDGE)))
+    return None if amount is None else TileSource(amount[None, None], out_hw)
 
 
 def _from_neighbours(start: torch.Tensor, known_pixels: np.ndarray, known: np.ndarray) -> torch.Tensor:

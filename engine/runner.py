@@ -16,6 +16,7 @@ from .errors import BrushworkError, Cancelled, DeviceError, InputError
 from .job import StyleJob
 from .regions import keep_photo
 from .registry import strategies
+from .scene.keep_shape import keep_shape
 from .strategy import Event, Progress, Result, RunContext
 
 
@@ -66,6 +67,11 @@ def oom_as_device_error(device: torch.device, message: str) -> Iterator[None]:
         raise DeviceError(message) from exc
 
 
+def _kept(job: StyleJob, image: torch.Tensor) -> torch.Tensor:
+    """What every strategy's pictures get from the engine: the photo's shape where protected, its pixels where kept."""
+    return keep_photo(job, keep_shape(job, image))
+
+
 def run_job(
     job: StyleJob,
     ctx: RunContext | None = None,
@@ -82,11 +88,12 @@ def run_job(
            "Try a smaller size, the CPU, or a lighter loss network; your work is unchanged.")
     with oom_as_device_error(ctx.device, oom):
         for event in strategy_cls().run(job, ctx):
-            # previews and the result keep the photo's pixels where the job keeps the photo
+            # previews and the result keep the photo's structure where the job protects it (faces,
+            # a region's keep shape), then the photo's pixels where the job keeps the photo
             if isinstance(event, Progress) and event.preview is not None:
-                event = Progress(event.step, event.total, event.stage, keep_photo(job, event.preview), event.losses)
+                event = Progress(event.step, event.total, event.stage, _kept(job, event.preview), event.losses)
             if isinstance(event, Result):
-                event = Result(keep_photo(job, event.image), event.figures, event.seconds)
+                event = Result(_kept(job, event.image), event.figures, event.seconds)
                 result = event
             if on_event is not None:
                 on_event(event)
