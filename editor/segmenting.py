@@ -101,6 +101,7 @@ class Segmenting(QObject):
         if scene.state() == "running":
             self._waiting_for = content
             self.window.job_panel.job_started("Finding what is in the photo…", 0)
+            self.window.job_panel.queue_idle()  # nothing to cancel: it is read once per photo anyway
             return True
         return self._instead_by_colour(scene.reading)
 
@@ -110,8 +111,7 @@ class Segmenting(QObject):
         if self._waiting_for is None or reading.content is not self._waiting_for:
             return
         self._waiting_for = None
-        self.window.job_panel.job_ended("Found what is in the photo")
-        self.window.job_panel.queue_idle()
+        self.window.job_panel.job_ended("Done: found what is in the photo")
         if reading.segments:
             self._add_groups()
         else:
