@@ -39,12 +39,16 @@ bench: weights
 	$(BIN)/python bench/gatys.py
 
 # The README's screenshots: the real window (xcb) under Xvfb, the bundled sample rendered (the window, then the
-# canvas alone: as rendered, in outline mode, in split view; then the window in live mode).
+# canvas alone: as rendered, in outline mode, in split view; then the window in live mode; then one click of
+# Auto regions by meaning, and a portrait with its face outlined, rendered with and without protect faces).
+PORTRAIT ?= $(wildcard ../shared/images/samples/content_portrait_astronaut.jpg)
 screenshot: weights
 	$(BIN)/python -m editor.qt_platform --install --xvfb
 	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m editor.screenshot docs/screenshot.png \
 		--canvas docs/region-result.png --outline docs/region-outline.png --split docs/region-split.png \
-		--live docs/live.png
+		--live docs/live.png --semantic docs/semantic-regions.png \
+		$(if $(PORTRAIT),--portrait $(PORTRAIT) --faces docs/faces-outlined.png --protected docs/faces-protected.png \
+		--unprotected docs/faces-unprotected.png,)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

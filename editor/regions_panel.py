@@ -23,13 +23,6 @@ AUTO_METHODS = (
 )
 
 
-class SetKeepShape(SetRegionAttr):
-    """Keep shape's slider: a drag is one undo step, as strength's and feather's are."""
-
-    def id(self) -> int:
-        return self._merge_id
-
-
 def swatch(colour: QColor) -> QIcon:
     pix = QPixmap(14, 14)
     pix.fill(colour)
@@ -194,7 +187,7 @@ class RegionsPanel(QWidget):
         self.keep_shape_label.setText(f"{percent} %")
         r = self.selected()
         if r is not None and r.keep_shape != percent / 100:
-            self.doc.undo_stack.push(SetKeepShape(self.doc, r, "keep_shape", percent / 100,
+            self.doc.undo_stack.push(SetRegionAttr(self.doc, r, "keep_shape", percent / 100,
                                                   f"Change keep shape of '{r.name}'"))
 
     def auto_method_name(self) -> str:

@@ -51,7 +51,7 @@ class RemoveRegion(QUndoCommand):
 
 
 class SetRegionAttr(QUndoCommand):
-    """Rename, recolour, hide, assign a style, change strength or feather."""
+    """Rename, recolour, hide, assign a style, change strength, feather or keep shape."""
 
     _merge_id = 4242
 
@@ -62,7 +62,7 @@ class SetRegionAttr(QUndoCommand):
 
     def id(self) -> int:
         # consecutive slider moves on the same numeric setting merge into one step
-        return self._merge_id if self.attr in ("strength", "feather") else -1
+        return self._merge_id if self.attr in ("strength", "feather", "keep_shape") else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
         if isinstance(other, SetRegionAttr) and other.region is self.region and other.attr == self.attr:
