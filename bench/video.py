@@ -113,7 +113,7 @@ def run(name: str, style, clip: Path, temporal: bool, tmp: Path) -> tuple[list[n
 
 
 def temporal_errors(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> float:
-    motion = Motion()
+    motion = Motion(scale=1.0)  # the figure's flow at the full size, whatever the renders used
     motion.step(inputs[0])
     errs = []
     for a_out, b_in, b_out in zip(outputs, inputs[1:], outputs[1:]):
