@@ -147,7 +147,11 @@ def protection(job, hw: tuple[int, int]) -> torch.Tensor | None:
         cover = torch.stack(masks).sum(0).clamp_min(1.0)
         amount = sum(m * r.keep_shape for r, m in zip(job.regions, masks) if r.keep_shape > 0) / cover
     if job.faces and job.protect_faces and FACE_KEEP_SHAPE > 0:
-        faces = _faces_amount(tuple(job.faces), tuple(hw), FACE_KEEP_SHAPE)
+        key = (tuple(job.faces), tuple(hw), FACE_KEEP_SHAPE)
+        try:
+            faces = _faces_amount(*key)
+        except TypeError:  # unhashable: a face whose key points came in as lists (from JSON)
+            faces = _faces_amount.__wrapped__(*key)
         amount = faces if amount is None else torch.maximum(amount, faces)
     return amount
 
