@@ -255,6 +255,10 @@ class LiveMode(QObject):
             now = time.perf_counter()
             self.stats.latencies += [now - t for t in self._edits if t <= covered]
             self._edits = [t for t in self._edits if t > covered]
+        elif self.enabled and self._edits:
+            # dropped (the canvas was zoomed or resized to another working size meanwhile): its
+            # edits still have to reach the canvas, at the size it shows now
+            self._waiting = True
         if self._waiting:
             self._kick.start()
 
