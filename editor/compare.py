@@ -2,11 +2,13 @@
 
 The setup dialog lists every registered strategy and its presets; each ticked entry becomes
 one job on the queue. The grid's views are linked, so zooming or panning one moves all, and
-each cell is captioned with its time and figures, with a Keep button.
+each cell is captioned with its time and figures (style and content distances, SSIM and LPIPS
+against the photo: engine.metrics.figures), with a Keep button.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -16,6 +18,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGraphicsPixmapItem, QGridLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
+from engine import params as params_mod
 from engine.registry import strategies
 
 from .conversions import tensor_to_qimage
@@ -64,8 +67,25 @@ class CompareSetup(QDialog):
         self.list.addItem(item)
 
     def variants(self) -> list[Variant]:
-        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())
+        return [measured(self.list.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.list.count())
                 if self.list.item(i).checkState() == Qt.CheckState.Checked]
+
+
+def measured(v: Variant) -> Variant:
+    """``v`` asking for its figures: the instant strategies measure only when told (``measure``),
+    and a comparison is where the figures are read."""
+    cls = strategies.get(v.strategy)
+    if "measure" not in {s.name for s in params_mod.specs(cls.Params)}:
+        return v
+    return dataclasses.replace(v, values={**v.values, "measure": True})
+
+
+def figures_caption(entry: ResultEntry) -> str:
+    """The Job panel's caption, with LPIPS named (it lists figures it does not know by key)."""
+    figs = dict(entry.figures)
+    lpips = figs.pop("lpips", None)
+    text = caption(dataclasses.replace(entry, figures=figs))
+    return text if lpips is None else f"{text} · LPIPS {lpips:.3f}"
 
 
 class CompareCell(QWidget):
@@ -101,7 +121,7 @@ class CompareCell(QWidget):
     def set_result(self, entry: ResultEntry) -> None:
         self.entry = entry
         self.show_image(entry.image)
-        self.caption.setText(caption(entry))
+        self.caption.setText(figures_caption(entry))
         self.keep.setEnabled(True)
 
     def set_failed(self, message: str) -> None:
