@@ -314,8 +314,10 @@ def test_a_smaller_result_is_named_in_the_status_bar_and_renders_full_size_in_on
     w = window
     add_region(w)
     w.strategy_panel.size.setValue(64)
+    w.canvas.set_zoom(0.5)  # the canvas shows 64 px: a 64 px render is sharp there (editor.sharpness)
     with qtbot.waitSignal(w.queue.finished, timeout=120_000):
         w.render()
+    w.canvas.actual_size()  # zoomed in past it: now it is blown up, and the status bar says so
     rh, rw = w.doc.result.image.shape[-2:]
     assert max(rh, rw) == 64
     W = w.doc.content.width()

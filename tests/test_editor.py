@@ -189,6 +189,7 @@ def test_bundled_presets_are_valid_for_their_strategies():
 def test_a_real_job_streams_previews_then_a_result(window, qtbot, style):
     previews = []
     window.queue.progressed.connect(lambda info, preview: previews.append(preview) if preview is not None else None)
+    window.canvas.set_zoom(0.5)  # the canvas shows 64 px, so the render is 64 px (editor.sharpness)
     with qtbot.waitSignal(window.queue.finished, timeout=120_000):
         job_id = window.render()
     assert job_id is not None
