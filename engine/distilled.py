@@ -1,14 +1,35 @@
 """The distilled-16x VGG19 encoder/decoder family (Collaborative Distillation, Wang 2020).
 
-safetensors lists keys sorted by name, so the layer order lives here, in code.
+safetensors lists keys sorted by name, so the layer order lives here, in code. How a decoder
+upsamples belongs to its weights (one trained after bilinear upsampling runs after bilinear), so a
+Brushwork-trained file says it in its metadata (``upsample``). The mirror's reconstruction
+decoders, trained after nearest neighbour, say nothing: they run with :data:`RECONSTRUCTION_UPSAMPLE`.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from safetensors import safe_open
 from torch import nn
 
 from . import weights
+from .errors import WeightsError
+
+Upsample = Literal["nearest", "bilinear", "bicubic", "bicubic-sharp"]
+UPSAMPLE_MODES: tuple[str, ...] = ("nearest", "bilinear", "bicubic", "bicubic-sharp")
+#: share of nearest neighbour mixed back into "bicubic-sharp": the edge contrast a decoder trained
+#: after nearest neighbour expects, with a quarter of its lattice
+SHARP_NEAREST = 0.25
+#: how the mirror's reconstruction decoders (trained after nearest neighbour) upsample, per level.
+#: Nearest leaves 2/4/8 px blocks (universal's grid figure 1.11-1.33 on the sample and three
+#: training pairs at 512 px); bicubic everywhere removes them (1.04-1.08) but softens the deep
+#: levels' strokes (Gram gap closed 0.490 -> 0.466 on average); bicubic at level 2, whose blocks
+#: are the finest, and bicubic-sharp at 3-5 gives 1.04-1.08 at the same Gram (0.491) and colour
+#: (0.927 against 0.929). Level 1 does not upsample.
+RECONSTRUCTION_UPSAMPLE: dict[int, str] = {1: "nearest", 2: "bicubic", 3: "bicubic-sharp", 4: "bicubic-sharp",
+                                           5: "bicubic-sharp"}
 
 # Convs per block; the encoder pools between blocks and stops after conv{level}1.
 BLOCKS: tuple[tuple[str, ...], ...] = (
@@ -88,12 +109,39 @@ def decoder_convs(level: int) -> list[str]:
     return [("up" if n == "pool" else n) for n in reversed(encoder_convs(level))]
 
 
-class DistilledDecoder(nn.Module):
-    """relu{level}_1 features -> RGB in [0,1]. ReLU after every conv, the last included."""
+def upsample2x(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """2x upsampling as a decoder does it. Nearest neighbour then a 3x3 conv gives each of the
+    four output phases its own effective kernel, which shows as a 2/4/8 px lattice (the grid
+    figure, engine.metrics.grid: 1.2-1.4 through AdaIN's decoder); bilinear gives every phase
+    the same smooth input."""
+    near = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    if mode == "nearest":
+        return near
+    smooth = nn.functional.interpolate(x, scale_factor=2, mode=mode.removesuffix("-sharp"), align_corners=False)
+    if mode.endswith("-sharp"):
+        return torch.lerp(smooth, near, SHARP_NEAREST)
+    return smooth
 
-    def __init__(self, level: int, state: dict[str, torch.Tensor]) -> None:
+
+def file_upsample(path, default: str = "nearest") -> str:
+    """The ``upsample`` a decoder file's metadata names (``default`` when it names none)."""
+    with safe_open(str(path), "pt") as fh:
+        mode = (fh.metadata() or {}).get("upsample", default)
+    if mode not in UPSAMPLE_MODES:
+        raise WeightsError(f"{path} names an unknown upsample mode '{mode}' (known: {', '.join(UPSAMPLE_MODES)}).")
+    return mode
+
+
+class DistilledDecoder(nn.Module):
+    """relu{level}_1 features -> RGB in [0,1]. ReLU after every conv, the last included;
+    ``upsample`` must be the mode the weights were trained with."""
+
+    def __init__(self, level: int, state: dict[str, torch.Tensor], upsample: Upsample = "nearest") -> None:
         super().__init__()
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"unknown upsample mode '{upsample}'")
         self.level = level
+        self.upsample = upsample
         self.order = decoder_convs(level)
         self.convs = nn.ModuleDict({n: _conv(state, n) for n in self.order if n != "up"})
         self.pad = nn.ReflectionPad2d(1)
@@ -102,7 +150,7 @@ class DistilledDecoder(nn.Module):
         inplace = not torch.is_grad_enabled()  # inference: in-place ReLUs, as the encoder
         for name in self.order:
             if name == "up":
-                x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+                x = upsample2x(x, self.upsample)
             else:
                 x = self.convs[name](self.pad(x))
                 x = x.relu_() if inplace else torch.relu(x)
@@ -117,6 +165,14 @@ def load_encoder(level: int, weights_dir=None) -> DistilledEncoder:
     return DistilledEncoder(level, weights.load_state(f"distilled16x/encoder{level}", weights_dir)).eval()
 
 
+def load_named_decoder(level: int, name: str, weights_dir=None) -> DistilledDecoder:
+    """Decoder ``level`` from manifest entry ``name``, upsampling as its file says (a mirror
+    file: as :data:`RECONSTRUCTION_UPSAMPLE` says)."""
+    state = weights.load_state(name, weights_dir)
+    mode = file_upsample(weights.locate(name, weights_dir), RECONSTRUCTION_UPSAMPLE[level])
+    return DistilledDecoder(level, state, mode).eval()  # type: ignore[arg-type]
+
+
 def load_decoder(level: int, weights_dir=None, name: str | None = None) -> DistilledDecoder:
     """The reconstruction decoder by default; ``name`` picks another manifest entry (a trained one)."""
-    return DistilledDecoder(level, weights.load_state(name or f"distilled16x/decoder{level}", weights_dir)).eval()
+    return load_named_decoder(level, name or f"distilled16x/decoder{level}", weights_dir)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from engine import images, weights
-from engine.distilled import DistilledDecoder, DistilledEncoder
+from engine.distilled import (RECONSTRUCTION_UPSAMPLE, UPSAMPLE_MODES, DistilledDecoder, DistilledEncoder, Upsample,
+                              file_upsample, upsample2x)
 from engine.errors import InputError, WeightsError
 from engine.featurecache import ContentFeatureCache, LruCache, image_key
 from engine.features import VGGFeatures
@@ -114,11 +114,15 @@ VGG16_DECODER: tuple[tuple[str, int, int] | str, ...] = (
 
 
 class VGG16Decoder(nn.Module):
-    """relu4_1 of VGG16 -> RGB. As the AdaIN paper's decoder: reflect padding, nearest
-    upsampling, ReLU after every conv but the last (clamped at inference instead)."""
+    """relu4_1 of VGG16 -> RGB. As the AdaIN paper's decoder (reflect padding, ReLU after every
+    conv but the last, clamped at inference instead), but upsampling bilinearly by default: the
+    paper's nearest neighbour leaves a checkerboard (engine.distilled.upsample2x)."""
 
-    def __init__(self, state: dict[str, torch.Tensor] | None = None) -> None:
+    def __init__(self, state: dict[str, torch.Tensor] | None = None, upsample: Upsample = "bilinear") -> None:
         super().__init__()
+        if upsample not in UPSAMPLE_MODES:
+            raise InputError(f"unknown upsample mode '{upsample}'")
+        self.upsample = upsample
         self.order = [s if isinstance(s, str) else s[0] for s in VGG16_DECODER]
         self.convs = nn.ModuleDict({s[0]: nn.Conv2d(s[1], s[2], 3) for s in VGG16_DECODER if not isinstance(s, str)})
         self.pad = nn.ReflectionPad2d(1)
@@ -128,7 +132,7 @@ class VGG16Decoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.order:
             if name == "up":
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = upsample2x(x, self.upsample)
             else:
                 x = self.convs[name](self.pad(x))
                 if name != "conv11":
@@ -158,32 +162,38 @@ def decoder_kind(name: str, weights_dir=None) -> DecoderKind | None:
 
 
 def load_decoder(name: str, prefer: Literal["trained", "reconstruction", "random"] = "trained",
-                 weights_dir=None, weight_name: str | None = None) -> nn.Module:
+                 weights_dir=None, weight_name: str | None = None, upsample: Upsample | None = None) -> nn.Module:
     """The decoder for encoder ``name``.
 
     ``prefer="trained"`` takes the AdaIN-trained decoder when its file is present, else (fast
     only) the reconstruction decoder4, which stylises weakly. ``"reconstruction"`` forces the
     latter (comparisons, and the training start point); ``"random"`` builds an untrained one.
-    ``weight_name`` loads a specific manifest entry instead.
+    ``weight_name`` loads a specific manifest entry instead. A decoder upsamples as its file's
+    metadata says (engine.distilled.file_upsample); ``upsample`` overrides that (training a
+    decoder into another mode, or the bench's before/after).
     """
     check_encoder(name)
     if weight_name is not None:
         state = weights.load_state(weight_name, weights_dir)
-        dec: nn.Module = DistilledDecoder(4, state) if name == "fast" else VGG16Decoder(state)
+        # a mirror decoder runs as engine.distilled says; a trained file that names no mode is an
+        # old one, trained after nearest neighbour
+        default = RECONSTRUCTION_UPSAMPLE[4] if weight_name.startswith("distilled16x/") else "nearest"
+        mode = upsample or file_upsample(weights.locate(weight_name, weights_dir), default)
+        dec: nn.Module = DistilledDecoder(4, state, mode) if name == "fast" else VGG16Decoder(state, mode)
         return dec.eval()
     if prefer == "random":
         if name == "fast":
             ref = weights.load_state("distilled16x/decoder4", weights_dir)
-            dec = DistilledDecoder(4, {k: torch.empty_like(v) for k, v in ref.items()})
+            dec = DistilledDecoder(4, {k: torch.empty_like(v) for k, v in ref.items()}, upsample or "bilinear")
             for m in dec.modules():
                 if isinstance(m, nn.Conv2d):
                     m.reset_parameters()
             return dec.eval()
-        return VGG16Decoder().eval()
+        return VGG16Decoder(upsample=upsample or "bilinear").eval()
     if prefer == "trained" and trained_available(name, weights_dir):
-        return load_decoder(name, weights_dir=weights_dir, weight_name=TRAINED_DECODERS[name])
+        return load_decoder(name, weights_dir=weights_dir, weight_name=TRAINED_DECODERS[name], upsample=upsample)
     if name == "fast":
-        return DistilledDecoder(4, weights.load_state("distilled16x/decoder4", weights_dir)).eval()
+        return load_decoder(name, weights_dir=weights_dir, weight_name="distilled16x/decoder4", upsample=upsample)
     raise WeightsError(
         "No AdaIN decoder for the vgg16 encoder is installed (it needs GPU training: "
         "`brushwork train adain --encoder vgg16 ...`). Use encoder=fast."
