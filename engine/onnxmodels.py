@@ -284,13 +284,9 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
+    from .weights import sha256_of
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_of(path)
 
 
 #: (path, inode, mtime_ns, size) -> sha256: a cached file is hashed once per version per process
