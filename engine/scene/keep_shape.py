@@ -137,7 +137,7 @@ def keep_structure(image: torch.Tensor, photo: torch.Tensor, amount: torch.Tenso
     # In YIQ (engine.colour), with d = photo - picture: Y += fine(d_Y) - (1 - TONE) coarse(d_Y) and
     # IQ += CHROMA coarse(d_IQ). YIQ is linear and its inverse's luminance column is (1, 1, 1), so
     # that is, in RGB: CHROMA coarse(d) + fine(luma d) - (1 - TONE + CHROMA) luma(coarse d); the
-    # same numbers without the colour-space round trip (its einsums cost 4x the filters here)
+    # same numbers (to 2e-7) without a round trip through YIQ, whose einsums cost more than the filters
     d = photo[..., ys, xs].to(s) - s
     coarse_d = box_mean(d, coarse)
     change = CHROMA * coarse_d + (box_mean(_luma(d), fine) - (1 - TONE + CHROMA) * _luma(coarse_d))
