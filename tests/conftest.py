@@ -61,3 +61,13 @@ def style2(style2_path):
     from engine.images import load_image
 
     return load_image(style2_path)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    the CI machine has 2 cores, and the segmenters' own runtimes (LiteRT, OpenCV) take the other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -24,12 +24,7 @@ SCRIBBLES = DATA / "city_skyline_scribbles.png"
 REFERENCE_SKY = DATA / "city_skyline_sky.png"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI machine has 2 cores; one thread each keeps tests from fighting
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def iou(a: torch.Tensor, b: torch.Tensor) -> float:

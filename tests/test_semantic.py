@@ -32,12 +32,7 @@ GROUP_NAMES = ("sky", "buildings", "plants", "grass", "water", "mountains", "gro
                "vehicles", "interior", "other")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI machine has 2 cores; one thread each keeps tests from fighting
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,7 @@ CITY = ROOT / "resources" / "samples" / "content_city_skyline.jpg"
 CITY_SKY = ROOT / "tests" / "data" / "city_skyline_sky.png"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI machine has 2 cores; one thread each keeps tests from fighting
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
