@@ -48,9 +48,9 @@ def run(tree: Path, size: int, cache: Path, out: Path, threads: int) -> tuple[fl
 
 def where_the_time_went(size: int, threads: int) -> dict[str, float]:
     """One in-process render at ``size`` (styles cold) with universal's stages timed."""
-    import functools
-    import time
     from collections import defaultdict
+
+    from stage_timer import time_calls
 
     import torch
 
@@ -64,17 +64,7 @@ def where_the_time_went(size: int, threads: int) -> dict[str, float]:
     seconds: dict[str, float] = defaultdict(float)
 
     def wrap(owner, name: str, label: str) -> None:
-        f = getattr(owner, name)
-
-        @functools.wraps(f)
-        def timed(*a, **k):
-            t = time.perf_counter()
-            try:
-                return f(*a, **k)
-            finally:
-                seconds[label] += time.perf_counter() - t
-
-        setattr(owner, name, timed)
+        time_calls(seconds, owner, name, label)
 
     wrap(universal.UniversalStrategy, "style_colouring", "style statistics")  # encoders on the styles, eigh
     for name, label in (("encode", "encoders (photo and levels)"), ("decode", "decoders"),

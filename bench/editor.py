@@ -63,24 +63,14 @@ class StageClock:
 
     def __init__(self) -> None:
         import collections
-        import functools
 
         import plugins.universal as universal
+        from stage_timer import time_calls
 
         self.seconds: dict[str, float] = collections.defaultdict(float)
 
         def wrap(owner, name: str, label: str) -> None:
-            f = getattr(owner, name)
-
-            @functools.wraps(f)
-            def timed(*a, **k):
-                t = time.perf_counter()
-                try:
-                    return f(*a, **k)
-                finally:
-                    self.seconds[label] += time.perf_counter() - t
-
-            setattr(owner, name, timed)
+            time_calls(self.seconds, owner, name, label)
 
         for name, label in self.STAGES:
             wrap(universal, name, label)
