@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import params as params_mod
 from .errors import BrushworkError, InputError
 from .images import atomic_write, check_pixels, max_pixels, pil_to_tensor, tensor_to_pil
 from .scene.faces import Face
@@ -198,7 +199,7 @@ _REQUIRED = object()
 MANIFEST_LIMIT = 4 << 20
 #: the longest string the manifest may hold (names, prompts, paths)
 TEXT_LIMIT = 1 << 16
-INT_MAX = 2**31 - 1  # what the editor's spin boxes and torch.manual_seed take
+INT_MAX = params_mod.INT_LIMIT  # what the editor's spin boxes and torch.manual_seed take
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,6 @@ def _scalars(d: dict, where: str) -> dict[str, Any]:
 def _strategy_params(params: dict, where: str) -> dict[str, dict[str, Any]]:
     """Per strategy, its saved values; those of an installed strategy are checked against its
     declaration (types, ranges, choices), so the editor's form can always show them."""
-    from . import params as params_mod
     from .registry import strategies
 
     out = {}
