@@ -71,3 +71,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def bare_window(qtbot, tmp_path, monkeypatch):
+    """An editor window with nothing open (its recovery file in tmp_path), closed without asking."""
+    from editor.mainwindow import MainWindow
+
+    monkeypatch.setenv("BRUSHWORK_RECOVERY_DIR", str(tmp_path / "recovery"))
+    w = MainWindow(autosave_s=3600)
+    yield w
+    w.live.set_enabled(False)
+    w.queue.cancel()
+    w.doc.undo_stack.setClean()
+    w._extra_changes = False
+    w.close()
+    w.deleteLater()

@@ -20,16 +20,8 @@ from editor.sharpness import LIVE_CAP, live_size, render_size
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("BRUSHWORK_RECOVERY_DIR", str(tmp_path / "recovery"))
-    w = MainWindow(autosave_s=3600)
-    yield w
-    w.live.set_enabled(False)
-    w.queue.cancel()
-    w.doc.undo_stack.setClean()
-    w._extra_changes = False
-    w.close()
-    w.deleteLater()
+def window(bare_window):
+    return bare_window
 
 
 def shown_edge(w: MainWindow) -> float:

@@ -17,12 +17,8 @@ from editor.mainwindow import MainWindow
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("BRUSHWORK_RECOVERY_DIR", str(tmp_path / "recovery"))
-    w = MainWindow(autosave_s=3600)
-    yield w
-    w.close()
-    w.deleteLater()
+def window(bare_window):
+    return bare_window
 
 
 def top_bars(w: MainWindow) -> list[QToolBar]:
