@@ -1,0 +1,95 @@
+"""An optimisation strategy's parameters on the broad sample (bench/sweep_pairs.txt) against the textbook table.
+
+    .venv/bin/python bench/sweep.py --threads 1                                  # multiscale at its defaults
+    .venv/bin/python bench/sweep.py --threads 1 --set style_weight=60 --limit 8  # one override, first 8 pairs
+
+Runs only the pairs bench/textbook.py has already put in bench/textbook_table.tsv, so it can be run while that
+table grows. Per pair: the strategy's gram / colour / content and the textbook's, and PASS/FAIL against issue
+14's targets (bench/gatys_sweep.verdict; time read as CPU seconds against the textbook's CPU seconds). Then the
+distribution, the way defaults are chosen (issue 27): median and worst tenth of gram minus the textbook's gram,
+colour, content over the textbook's content, and the pass rate. Rows are appended to --results (TSV) so runs
+with different overrides can be compared later. Not a test: it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gatys import ROOT, job_for, whole_figures  # noqa: E402
+from gatys_sweep import verdict  # noqa: E402
+from textbook import TRAIN, read_pairs, read_table  # noqa: E402
+
+from engine.images import load_image, save_image  # noqa: E402
+from engine.params import parse_assignments  # noqa: E402
+from engine.runner import run_job  # noqa: E402
+
+
+def tenth(values: list[float], worst_is_low: bool) -> float:
+    """The worst tenth's boundary: the 10th percentile where low is bad, the 90th where high is bad."""
+    q = statistics.quantiles(values, n=10, method="inclusive") if len(values) > 1 else values * 9
+    return q[0] if worst_is_low else q[-1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--strategy", default="multiscale", choices=["multiscale", "gatys"])
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter override (repeatable)")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N pairs that have textbook figures")
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--results", default=str(ROOT / "out" / "sweep.tsv"))
+    ap.add_argument("--out", default=str(ROOT / "out" / "sweep"), help="the pictures")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    values = parse_assignments(args.set)
+    label = "_".join(f"{k}{v}" for k, v in values.items()) or "defaults"
+    textbook = read_table()
+    pairs = [p for p in read_pairs() if p in textbook]
+    if args.limit:
+        pairs = pairs[: args.limit]
+    if not pairs:
+        sys.exit("no pair has textbook figures yet: run bench/textbook.py first")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = Path(args.results)
+    if not results.exists():
+        results.write_text("strategy\tsettings\tcontent\tstyle\twall_s\tcpu_s\tgram\tcolour\tcontent_distance\n")
+    dgram, colours, dcontent, dtime, passes = [], [], [], [], 0
+    for content_name, style_name in pairs:
+        content = load_image(TRAIN / "content" / content_name)
+        style = load_image(TRAIN / "style" / style_name)
+        job, _ = job_for(args.strategy, values, content, style, style, args.size)
+        wall, cpu = time.perf_counter(), time.process_time()
+        image = run_job(job).image
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        gram, colour, dist = whole_figures(image, content, style)
+        save_image(image, out / f"{Path(content_name).stem}__{label}.png")
+        with results.open("a") as f:
+            f.write(f"{args.strategy}\t{label}\t{content_name}\t{style_name}\t{wall:.1f}\t{cpu:.1f}\t{gram:.4f}\t"
+                    f"{colour:.4f}\t{dist:.4f}\n")
+        tb = textbook[(content_name, style_name)]
+        ok, text = verdict((cpu, gram, colour, dist), (tb["cpu_s"], tb["gram"], None, tb["content_distance"]))
+        passes += ok
+        dgram.append(gram - tb["gram"])
+        colours.append(colour)
+        dcontent.append(dist / tb["content_distance"])
+        dtime.append(cpu / tb["cpu_s"])
+        print(f"{content_name[:34]:34s} {'PASS' if ok else 'FAIL'} {text}", flush=True)
+    n = len(pairs)
+    print(f"\n{args.strategy} {values or 'defaults'} at {args.size} px on {n} pairs, {args.threads} thread(s):"
+          f" {passes}/{n} pass all four targets")
+    for name, vals, low_bad in (("gram - textbook", dgram, True), ("colour closed", colours, True),
+                                ("content / textbook", dcontent, False), ("CPU time / textbook", dtime, False)):
+        print(f"  {name:20s} median {statistics.median(vals):7.3f}   worst tenth {tenth(vals, low_bad):7.3f}"
+              f"   worst {min(vals) if low_bad else max(vals):7.3f}")
+
+
+if __name__ == "__main__":
+    main()
