@@ -4,7 +4,7 @@ Opens the bundled sample, renders it with the sample's strategy through the edit
 queue (as a user pressing Render would), keeps the result and grabs the window: the result
 untinted, as the canvas shows it after a render. ``--canvas``, ``--outline`` and ``--split``
 also grab the canvas alone from the same render: as it is, in outline mode (O) and in split view;
-``--live`` turns live mode on, moves alpha and grabs the window once the live render landed.
+``--small`` grabs the window again at 1366x768; ``--live`` turns live mode on, moves alpha and grabs the window once the live render landed.
 ``--semantic`` opens the sample's photo without its region and grabs the window after one click
 of Auto regions (by meaning); ``--portrait`` opens a portrait, grabs the window with its face
 outlined (``--faces``) and its canvas rendered with and without protect faces
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--canvas", help="also save the canvas alone here (the result, untinted)")
     ap.add_argument("--outline", help="also save the canvas in outline mode (View > Region outlines) here")
     ap.add_argument("--split", help="also save the canvas in split view (View > Split before/after) here")
+    ap.add_argument("--small", help="also save the window at 1366x768 (a laptop: everything must stay reachable) here")
     ap.add_argument("--live", help="also save the window in live mode here, after a slider move re-rendered it")
     ap.add_argument("--semantic", help="also save the window after one click of Auto regions (by meaning) here")
     ap.add_argument("--portrait", help="a portrait for --faces, --protected and --unprotected")
@@ -88,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {out}")
 
     save(args.output)
+    if args.small:
+        size = window.size()
+        window.resize(1366, 768)
+        save(args.small)
+        window.resize(size)
     if args.canvas:
         save(args.canvas, canvas=True)
     if args.outline:
