@@ -203,21 +203,16 @@ def build_job(args: argparse.Namespace, content=None):
                     faces=faces or (), protect_faces=faces is not None)
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def render_image(args: argparse.Namespace, on_event=None):
+    """render's picture path, without the bar and the message: what ``brushwork render`` and
+    every picture of a batch (engine.batch) run. Returns the ExportReport."""
     import dataclasses
-
-    from tqdm import tqdm
 
     from .export import ExportOptions, check_dpi, check_output, export
     from .images import tensor_to_pil
     from .runner import check_job, resolve_device
     from .strategy import Progress, RunContext
 
-    from .video import is_video_input
-
-    check_render_numbers(args)
-    if is_video_input(args.content):
-        return cmd_render_video(args)
     out = Path(args.output)
     if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}:
         video = {".mp4", ".mov", ".mkv", ".webm", ".m4v"}
@@ -239,38 +234,59 @@ def cmd_render(args: argparse.Namespace) -> int:
         # only time (a 256 px universal preview: a second render, its styles encoded at that size too)
         job = job.with_(params=dataclasses.replace(job.params, preview=False))
     ctx = RunContext(resolve_device(job.device), preview_every=args.preview_every)
-    bar = tqdm(total=None, unit="step", desc=job.strategy, disable=args.quiet, dynamic_ncols=True)
+
+    def events(e) -> None:
+        if preview_dir and isinstance(e, Progress) and e.preview is not None:
+            tensor_to_pil(e.preview).save(preview_dir / f"preview_{e.step:05d}.png")
+        if on_event is not None:
+            on_event(e)
+
+    # Every size goes through the export path: one pass when it fits, tiles when it does not.
+    return export(job, out, options, ctx, events)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .strategy import Progress
+    from .video import is_video_input
+
+    check_render_numbers(args)
+    if is_video_input(args.content):
+        return cmd_render_video(args)
+    bars = []  # made at the first step, once every input has been checked
 
     def on_event(e) -> None:
         if isinstance(e, Progress):
+            if not bars:
+                bars.append(tqdm(total=None, unit="step", desc=args.strategy, disable=args.quiet, dynamic_ncols=True))
+            bar = bars[0]
             bar.total = e.total
             bar.n = e.step
             if e.losses:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in e.losses.items()}, refresh=False)
             if e.stage:
-                bar.set_description(f"{job.strategy} {e.stage}", refresh=False)
+                bar.set_description(f"{args.strategy} {e.stage}", refresh=False)
             bar.refresh()
-            if preview_dir and e.preview is not None:
-                tensor_to_pil(e.preview).save(preview_dir / f"preview_{e.step:05d}.png")
 
-    # Every size goes through the export path: one pass when it fits, tiles when it does not.
     try:
-        report = export(job, out, options, ctx, on_event)
+        report = render_image(args, on_event)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
+    out = args.output
     figs = ", ".join(f"{k} {v:.3f}" for k, v in report.figures.items())
     how = "" if report.method == "single" else f" [{report.method}: {report.tiles} tiles of {report.tile_size} px]"
     print(f"wrote {out} ({report.width}x{report.height}){how} in {report.seconds:.1f} s" + (f"; {figs}" if figs else ""))
     return 0
 
 
-def cmd_render_video(args: argparse.Namespace) -> int:
-    """render with a clip (a video file or a folder of frames) as the content."""
-    from tqdm import tqdm
-
+def render_clip(args: argparse.Namespace, on_event=None):
+    """render with a clip (a video file or a folder of frames) as the content, without the bar
+    and the message: what ``brushwork render`` and every clip of a batch run. Returns the VideoReport."""
     from .runner import resolve_device
     from .strategy import RunContext
-    from .video import FrameDone, VideoOptions, open_clip, parse_position, render_video
+    from .video import VideoOptions, open_clip, parse_position, render_video
     from .video.render import _tensor
     from .video.scene_track import SceneFollow
     from .video.writer import check_video_output
@@ -301,20 +317,32 @@ def cmd_render_video(args: argparse.Namespace) -> int:
     options.scene = SceneFollow(groups=("",) * len(args.region or []) + auto_region_groups(args),
                                 faces=job.protect_faces)
     ctx = RunContext(resolve_device(job.device))
-    info = clip.info
-    bar = tqdm(total=info.frames, unit="frame", desc=f"{job.strategy} {'temporal' if options.temporal else 'per-frame'}",
-               disable=args.quiet, dynamic_ncols=True)
+    return render_video(job, args.content, args.output, options, ctx, on_event)
+
+
+def cmd_render_video(args: argparse.Namespace) -> int:
+    """render with a clip (a video file or a folder of frames) as the content."""
+    from tqdm import tqdm
+
+    from .video import FrameDone
+
+    bars = []  # made at the first frame, once the clip and every input have been checked
 
     def on_event(e) -> None:
         if isinstance(e, FrameDone):
+            if not bars:
+                bars.append(tqdm(total=e.total, unit="frame", disable=args.quiet, dynamic_ncols=True,
+                                 desc=f"{args.strategy} {'temporal' if args.temporal == 'on' else 'per-frame'}"))
+            bar = bars[0]
             if e.total and bar.total != e.total:
                 bar.total = e.total
             bar.update(1)
 
     try:
-        report = render_video(job, args.content, args.output, options, ctx, on_event)
+        report = render_clip(args, on_event)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {args.output} ({report.frames} frames, {report.width}x{report.height}, {report.fps:.3g} fps, "
@@ -518,6 +546,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch and onnxruntime CPU threads (0: torch's default)")
     p.add_argument("-o", "--output", required=True, help="folder to write the .onnx files and manifest.json into")
     p.set_defaults(func=cmd_export_model)
+
+    from .batch.command import register as register_batch
+
+    register_batch(sub)
 
     for name, register in commands.all().items():
         register(sub)
