@@ -26,7 +26,7 @@ from ..images import atomic_write, resize, size_for_long_edge
 from ..job import PreviousFrame, StyleJob
 from ..runner import check_job, run_job
 from ..strategy import RunContext
-from .reader import Clip, ClipInfo, Position, open_clip
+from .reader import Clip, ClipInfo, Frame, Position, open_clip
 from .flow import warp
 from .scene_track import SceneFollow, SceneTrack
 from .temporal import BLEND, Motion, TemporalBlender
@@ -124,6 +124,73 @@ def ended_early(frames: int, expected: int | None) -> str | None:
             f"or damaged); the output has those {frames} frames")
 
 
+class FrameStyler:
+    """A clip's frames stylised in order, each made consistent with the ones before it: the flow
+    blend (feed-forward strategies) or the previous output as the start (optimisation ones), and
+    regions that follow the picture. Holds the state between frames, so a clip cut in chunks
+    (:mod:`.chunks`) warms a fresh one up on the frames before its chunk."""
+
+    def __init__(self, template: StyleJob, options: VideoOptions, ctx: RunContext,
+                 render_hw: tuple[int, int]) -> None:
+        from ..registry import strategies
+
+        self.template, self.options, self.ctx, self.render_hw = template, options, ctx, render_hw
+        # feed-forward strategies blend their outputs along the flow; optimisation ones optimise
+        # each frame from the previous output with a temporal loss
+        linked = options.temporal and strategies.get(template.strategy).links_frames
+        self.blender = TemporalBlender(options.blend) if options.temporal and not linked else None
+        self.motion = Motion() if linked else None
+        self.previous: list[np.ndarray] = []  # the last output (HxWx3 float), for the linked start
+        self.track = SceneTrack(options.scene, template) if options.scene is not None and options.scene.active \
+            else None
+
+    def __call__(self, frame: Frame) -> np.ndarray:
+        """The frame to write (HxWx3 float in [0, 1], at the render size)."""
+        options, render_hw = self.options, self.render_hw
+        content = resize(_tensor(frame.rgb), render_hw)
+        frame_job = self.template.with_(content=content)
+        if self.track is not None:
+            self.track.step(_hwc(content))
+            frame_job = self.track.frame_job(frame_job)
+        if self.motion is not None:
+            moved = self.motion.step(_hwc(content))
+            if moved is not None and self.previous:
+                frame_job = frame_job.with_(previous=PreviousFrame(
+                    _chw(warp(self.previous[0], moved.back)), torch.from_numpy(moved.mask).float(),
+                    options.temporal_weight, options.frame_steps))
+        if frame_job.regions or frame_job.styles:
+            result = run_job(frame_job, self.ctx).image
+        else:  # every followed region has left the picture: nothing to style on this frame
+            result = content
+        styl = _hwc(result if tuple(result.shape[-2:]) == render_hw else resize(result, render_hw))
+        image = self.blender.step(_hwc(content), styl) if self.blender is not None else styl
+        self.previous[:] = [image]
+        return image
+
+
+def write_clip(out: Path, info: ClipInfo, write_hw: tuple[int, int], crf: int | None, audio_src: Path | None,
+               offset_pts: int, end_s: float | None, plan: AudioPlan, fill: Callable[[object], None]) -> None:
+    """Open the writer ``out`` needs (a video file, or a folder of numbered frames), atomically,
+    with the audio of ``audio_src`` copied as the frames advance; ``fill(writer)`` writes the frames
+    (``writer.write(rgb, pts)``). Nothing is left at ``out`` unless ``fill`` returns."""
+
+    def write_with(writer) -> None:
+        ok = False
+        try:
+            fill(writer)
+            ok = True
+        finally:
+            writer.close(ok)
+
+    if is_folder_output(out):
+        with atomic_folder(out) as tmp:
+            write_with(FolderWriter(tmp, audio_src, float(offset_pts * info.time_base), end_s, plan))
+    else:
+        atomic_write(out, lambda tmp: write_with(VideoWriter(
+            tmp, out.suffix.lower(), write_hw[1], write_hw[0], info.time_base, info.fps, crf,
+            audio_src, offset_pts, end_s, plan)))
+
+
 def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: VideoOptions | None = None,
                  ctx: RunContext | None = None, on_event: Callable[[object], None] | None = None,
                  clip: Clip | None = None) -> VideoReport:
@@ -178,15 +245,7 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
             options.end.seconds if options.end.seconds is not None else float(options.end.frames / info.fps))
         plan = AudioPlan()
         audio_src = src if info.has_audio and info.kind == "video" else None
-        from ..registry import strategies
-
-        # feed-forward strategies blend their outputs along the flow; optimisation ones optimise
-        # each frame from the previous output with a temporal loss
-        linked = options.temporal and strategies.get(job.strategy).links_frames
-        blender = TemporalBlender(options.blend) if options.temporal and not linked else None
-        motion = Motion() if linked else None
-        previous: list[np.ndarray] = []  # the last output (HxWx3 float), for the linked start
-        track = SceneTrack(options.scene, template) if options.scene is not None and options.scene.active else None
+        styler = FrameStyler(template, options, ctx, render_hw)
 
         def frames_all():
             yield first
@@ -195,45 +254,13 @@ def render_video(job: StyleJob, source: str | Path, dest: str | Path, options: V
         def run(writer) -> None:
             for frame in frames_all():
                 ctx.check()
-                content = resize(_tensor(frame.rgb), render_hw)
-                frame_job = template.with_(content=content)
-                if track is not None:
-                    track.step(_hwc(content))
-                    frame_job = track.frame_job(frame_job)
-                if motion is not None:
-                    moved = motion.step(_hwc(content))
-                    if moved is not None and previous:
-                        frame_job = frame_job.with_(previous=PreviousFrame(
-                            _chw(warp(previous[0], moved.back)), torch.from_numpy(moved.mask).float(),
-                            options.temporal_weight, options.frame_steps))
-                if frame_job.regions or frame_job.styles:
-                    result = run_job(frame_job, ctx).image
-                else:  # every followed region has left the picture: nothing to style on this frame
-                    result = content
-                styl = _hwc(result if tuple(result.shape[-2:]) == render_hw else resize(result, render_hw))
-                image = blender.step(_hwc(content), styl) if blender is not None else styl
-                previous[:] = [image]
-                rgb = _u8(image[: write_hw[0], : write_hw[1]])
+                rgb = _u8(styler(frame)[: write_hw[0], : write_hw[1]])
                 writer.write(rgb, frame.pts)
                 report.frames += 1
                 if on_event is not None:
                     on_event(FrameDone(report.frames, total, rgb))
 
-        def write_with(writer) -> None:
-            ok = False
-            try:
-                run(writer)
-                ok = True
-            finally:
-                writer.close(ok)
-
-        if folder:
-            with atomic_folder(out) as tmp:
-                write_with(FolderWriter(tmp, audio_src, float(offset_pts * info.time_base), end_s, plan))
-        else:
-            atomic_write(out, lambda tmp: write_with(VideoWriter(
-                tmp, out.suffix.lower(), write_hw[1], write_hw[0], info.time_base, info.fps, options.crf,
-                audio_src, offset_pts, end_s, plan)))
+        write_clip(out, info, write_hw, options.crf, audio_src, offset_pts, end_s, plan, run)
     short = ended_early(report.frames, total)
     if short:
         report.notes.append(short)  # the CLI prints notes on stderr, the editor in its status bar
