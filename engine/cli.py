@@ -281,12 +281,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_clip(args: argparse.Namespace, on_event=None):
-    """render with a clip (a video file or a folder of frames) as the content, without the bar
-    and the message: what ``brushwork render`` and every clip of a batch run. Returns the VideoReport."""
+def clip_setup(args: argparse.Namespace):
+    """render's clip arguments as (job, VideoOptions, RunContext), checked: what render_clip runs,
+    and what a render farm's worker renders a chunk of a clip with (engine.video.chunks)."""
     from .runner import resolve_device
     from .strategy import RunContext
-    from .video import VideoOptions, open_clip, parse_position, render_video
+    from .video import VideoOptions, open_clip, parse_position
     from .video.render import _tensor
     from .video.scene_track import SceneFollow
     from .video.writer import check_video_output
@@ -316,7 +316,15 @@ def render_clip(args: argparse.Namespace, on_event=None):
     # regions given as groups and the faces follow the picture; --region masks stay where they are
     options.scene = SceneFollow(groups=("",) * len(args.region or []) + auto_region_groups(args),
                                 faces=job.protect_faces)
-    ctx = RunContext(resolve_device(job.device))
+    return job, options, RunContext(resolve_device(job.device))
+
+
+def render_clip(args: argparse.Namespace, on_event=None):
+    """render with a clip (a video file or a folder of frames) as the content, without the bar
+    and the message: what ``brushwork render`` and every clip of a batch run. Returns the VideoReport."""
+    from .video import render_video
+
+    job, options, ctx = clip_setup(args)
     return render_video(job, args.content, args.output, options, ctx, on_event)
 
 
