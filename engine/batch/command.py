@@ -75,10 +75,14 @@ def register(sub) -> None:
                    help=f"render on a Ray cluster (ADDRESS, 'auto'; none: a private local one); needs {FARM_EXTRA}")
     render = sub.choices["render"]
     group = p.add_argument_group("style setup", "as brushwork render takes them")
-    for action in render._actions:  # argparse has no public way to share actions between sub-commands
-        if action.dest not in NOT_TAKEN:
-            group._add_action(action)
-    p.set_defaults(func=cmd_batch)
+    taken = [a for a in render._actions if a.dest not in NOT_TAKEN]
+    for action in taken:  # argparse has no public way to share actions between sub-commands
+        group._add_action(action)
+    # with a job file these come from the file; only where and how loud the run is come from the command
+    style_flags = tuple((a.dest, a.default, a.option_strings[-1]) for a in taken
+                        if a.dest not in ("quiet", "device"))
+    p.set_defaults(func=cmd_batch, style_flags=style_flags + (("output", None, "-o"), ("clip_output", None, "--clip-output"),
+                                                               ("mask_dir", None, "--mask-dir")))
 
 
 def _executor(args: argparse.Namespace):
@@ -100,8 +104,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .run import run_batch, write_report
 
     if len(args.inputs) == 1 and is_job_file(args.inputs[0]):
-        job = load_job(args.inputs[0], args, render_parser=None)
+        given = [flag for dest, default, flag in args.style_flags if getattr(args, dest) != default]
+        if given:
+            raise InputError(f"{', '.join(given)}: with a job file the style setup and outputs come from the file "
+                             f"(only -q, --device, --report and --ray apply); put them in {args.inputs[0]}.")
+        job = load_job(args.inputs[0])
         settings, specs, report_path = job.settings, job.inputs, args.report or job.report
+        if args.device != "auto":
+            import dataclasses
+
+            settings = dataclasses.replace(settings, device=args.device)
     else:
         if args.output is None:
             raise InputError("-o is needed: a folder (out/) or a pattern (out/{stem}_{strategy}.png).")
@@ -111,11 +123,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     bars = BatchBars(quiet=args.quiet)
     try:
         report = run_batch(settings, items, executor, bars)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bars.close()
-        print("stopped: finished outputs are kept, nothing partial was written; run the same command again to "
-              "resume.", file=sys.stderr)
-        raise
+        from ..cli import Stopped
+
+        print(f"{'stopped by ' + exc.name if isinstance(exc, Stopped) else 'interrupted'}: the finished outputs "
+              "are kept and nothing partial was written; the same command resumes.", file=sys.stderr)
+        return 128 + exc.signum if isinstance(exc, Stopped) else 130
     finally:
         bars.close()
     print(report.summary())
