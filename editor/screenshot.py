@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         window.split_action.trigger()
     if args.live:
         window.live.set_enabled(True)
-        window.strategy_panel.set_values({"alpha": 0.7})  # an edit, as dragging the slider makes one
+        # an edit, as dragging the slider makes one (set_values starts from the defaults: keep the rest)
+        window.strategy_panel.set_values({**window.strategy_panel.values(), "alpha": 0.7})
         deadline = time.perf_counter() + args.timeout
         settle()
         while window.live.busy() and time.perf_counter() < deadline:
