@@ -213,8 +213,13 @@ def render_image(args: argparse.Namespace, on_event=None):
     from .runner import check_job, resolve_device
     from .strategy import Progress, RunContext
 
-    out = Path(args.output)
-    if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}:
+    layers = getattr(args, "layers", None)
+    if layers:
+        from .layers import layers_format
+
+        layers_format(layers)
+    out = Path(args.output) if args.output else None
+    if out is not None and out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}:
         video = {".mp4", ".mov", ".mkv", ".webm", ".m4v"}
         hint = " (a video output needs a video input)" if out.suffix.lower() in video else ""
         raise InputError(f"Unknown output format '{out.suffix}': use .png, .jpg, .tif or .webp{hint}.")
@@ -225,7 +230,8 @@ def render_image(args: argparse.Namespace, on_event=None):
                             allow_huge=args.allow_huge)
     job = build_job(args)
     check_job(job)
-    check_output(job.output_hw, out, options)  # before anything is written or run
+    if out is not None:
+        check_output(job.output_hw, out, options)  # before anything is written or run
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +247,10 @@ def render_image(args: argparse.Namespace, on_event=None):
         if on_event is not None:
             on_event(e)
 
+    if layers:  # the layers (engine.layers) and, with -o, the flat picture from the same render
+        from .layers import export_layers
+
+        return export_layers(job, layers, options, ctx, events, flat_path=out)
     # Every size goes through the export path: one pass when it fits, tiles when it does not.
     return export(job, out, options, ctx, events)
 
@@ -252,7 +262,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .video import is_video_input
 
     check_render_numbers(args)
+    if not args.output and not args.layers:
+        raise InputError("render needs -o OUT (the flat picture), --layers OUT.ora|.tif|.psd, or both.")
     if is_video_input(args.content):
+        if args.layers:
+            raise InputError("--layers is for pictures; a clip renders to -o OUT.mp4 (or a frames folder).")
         return cmd_render_video(args)
     bars = []  # made at the first step, once every input has been checked
 
@@ -274,6 +288,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     finally:
         for bar in bars:
             bar.close()
+    if args.layers:
+        also = f" and {args.output}" if args.output else ""
+        print(f"wrote {report.path} ({report.width}x{report.height}; layers bottom to top: {', '.join(report.layers)})"
+              f"{also} in {report.seconds:.1f} s")
+        return 0
     out = args.output
     figs = ", ".join(f"{k} {v:.3f}" for k, v in report.figures.items())
     how = "" if report.method == "single" else f" [{report.method}: {report.tiles} tiles of {report.tile_size} px]"
@@ -515,7 +534,10 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--crf", type=int, help="video quality: lower is better (H.264 default 18, VP9 31)")
     v.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 24)")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", help="the flat picture (or clip); optional with --layers")
+    p.add_argument("--layers", metavar="OUT.ora|OUT.tif|OUT.psd",
+                   help="also (or only) write the photo, each region, the render and the kept results as named "
+                        "layers: OpenRaster (Krita, MyPaint), PSD (Photoshop, Affinity, GIMP) or TIFF pages (GIMP)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("segment", help="split an image into region masks")
