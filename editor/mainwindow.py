@@ -26,6 +26,7 @@ from engine.project import SUFFIX, Project, load_project, save_project
 from engine.registry import segmenters, strategies
 from engine.video import is_video_input
 
+from .batch_dialog import open_batch_dialog
 from .canvas import Canvas, HoldToCompare, Tool
 from .compare import CompareSetup, CompareWindow, Variant
 from .conversions import rgb_to_tensor
@@ -164,6 +165,8 @@ class MainWindow(QMainWindow):
         self.export_video_action = self._action(f, "Export video…", self.ask_export_video, "Ctrl+Shift+E",
                                                 "Stylise the whole open clip with the current strategy and regions")
         self.export_video_action.setEnabled(False)
+        self._action(f, "Batch…", lambda: open_batch_dialog(self), None,
+                     "Render a folder of pictures with this look, in the background")
         f.addSeparator()
         self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
 

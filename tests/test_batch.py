@@ -194,3 +194,37 @@ temporal = false
 
     with pytest.raises(InputError, match="unknown key.*sizes"):
         load_job(work / "bad.toml")
+
+
+from test_editor import window  # noqa: E402,F401  (the editor fixture: a window with a photo and a style)
+
+
+def test_the_editor_batches_a_folder_in_the_background(window, source, tmp_path, qtbot):
+    from editor.batch_dialog import open_batch_dialog
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in PICTURES[:2]:
+        shutil.copy(source / "in" / (Path(name).stem + ".png"), folder)
+    shutil.copy(source / "in" / "corrupt.jpg", folder)
+    window.strategy_panel.select("universal")
+    window.doc.protect_faces = False
+    dialog = open_batch_dialog(window)
+    dialog.folder.edit.setText(str(folder))
+    dialog.output.edit.setText(str(tmp_path / "styled"))
+    assert "universal" in dialog.look.text() and "1 style" in dialog.look.text()
+    assert dialog.run()
+    assert dialog.runner.busy() and not dialog.run_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=120_000)  # the window's event loop runs meanwhile
+    report = dialog.report
+    assert len(report.done) == 2 and [Path(r.input).name for r in report.failed] == ["corrupt.jpg"]
+    assert sorted(p.name for p in (tmp_path / "styled").glob("*.png")) == sorted(
+        Path(n).stem + "_universal.png" for n in PICTURES[:2])
+    log = dialog.log.toPlainText()
+    assert "failed: corrupt.jpg" in log and "2 done" in log and dialog.bar.value() == 3
+    assert dialog.run()  # again: everything current is skipped
+    qtbot.waitUntil(lambda: not dialog.runner.busy() and dialog.run_button.isEnabled(), timeout=60_000)
+    assert "2 of 3 already done" in dialog.log.toPlainText()
+    if os.environ.get("BRUSHWORK_SCREENSHOT_DIR"):
+        dialog.grab().save(str(Path(os.environ["BRUSHWORK_SCREENSHOT_DIR"]) / "batch-dialog.png"))
+    dialog.close()
