@@ -20,9 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-import struct
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Sequence
@@ -114,82 +112,24 @@ def quantise(image: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
     return (arr * top + 0.5).astype(dtype)
 
 
-def _png_chunk(f, kind: bytes, data: bytes) -> None:
-    f.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
 def _write_png16(path: Path, pixels: np.ndarray, dpi: float | None, icc: bytes | None) -> None:
     """16-bit RGB PNG, compressed strip by strip (Pillow cannot write 48-bit PNG)."""
+    from .png import strips_of, write_png_strips
+
     h, w, _ = pixels.shape
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n")
-        _png_chunk(f, b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-        if icc:
-            _png_chunk(f, b"iCCP", b"sRGB\x00\x00" + zlib.compress(icc))
-        if dpi:
-            ppm = round(dpi / 0.0254)
-            _png_chunk(f, b"pHYs", struct.pack(">IIB", ppm, ppm, 1))
-        comp = zlib.compressobj(6)
-        for y in range(0, h, 64):
-            raw = pixels[y:y + 64].astype(">u2").view(np.uint8).reshape(-1, w * 6)
-            filtered = raw.copy()
-            filtered[:, 6:] -= raw[:, :-6]  # PNG 'Sub' filter (bytes wrap mod 256)
-            rows = np.concatenate([np.ones((raw.shape[0], 1), np.uint8), filtered], axis=1)
-            data = comp.compress(rows.tobytes())
-            if data:
-                _png_chunk(f, b"IDAT", data)
-        _png_chunk(f, b"IDAT", comp.flush())
-        _png_chunk(f, b"IEND", b"")
+        write_png_strips(f, strips_of(pixels), w, h, 3, 16, dpi, icc)
 
 
 def _write_tiff16(path: Path, pixels: np.ndarray, dpi: float | None, icc: bytes | None) -> None:
-    """16-bit RGB TIFF (little-endian, deflate strips, DPI and ICC tags); Pillow cannot write 48-bit TIFF."""
+    """16-bit RGB TIFF (deflate strips, DPI and ICC tags) through tifffile; Pillow cannot write 48-bit TIFF."""
+    import tifffile
+
     h, w, _ = pixels.shape
-    rows_per_strip = max(1, min(h, (1 << 20) // (w * 6)))
-    with open(path, "wb") as f:
-        f.write(b"II*\x00\x00\x00\x00\x00")
-        offsets, counts = [], []
-        for y in range(0, h, rows_per_strip):
-            data = zlib.compress(pixels[y:y + rows_per_strip].astype("<u2").tobytes(), 6)
-            offsets.append(f.tell())
-            counts.append(len(data))
-            f.write(data)
-            if f.tell() % 2:
-                f.write(b"\x00")
-
-        def blob(data: bytes) -> int:
-            pos = f.tell()
-            f.write(data)
-            if f.tell() % 2:
-                f.write(b"\x00")
-            return pos
-
-        res = dpi or 72.0
-        num, den = round(res * 1000), 1000
-        bits_at = blob(struct.pack("<3H", 16, 16, 16))
-        xres_at = blob(struct.pack("<II", num, den))
-        yres_at = blob(struct.pack("<II", num, den))
-        n = len(offsets)
-        off_at = blob(struct.pack(f"<{n}I", *offsets)) if n > 1 else offsets[0]
-        cnt_at = blob(struct.pack(f"<{n}I", *counts)) if n > 1 else counts[0]
-        icc_at = blob(icc) if icc else 0
-        SHORT, LONG, RATIONAL, UNDEFINED = 3, 4, 5, 7
-        entries = [
-            (256, LONG, 1, w), (257, LONG, 1, h), (258, SHORT, 3, bits_at), (259, SHORT, 1, 8),
-            (262, SHORT, 1, 2), (273, LONG, n, off_at), (277, SHORT, 1, 3), (278, LONG, 1, rows_per_strip),
-            (279, LONG, n, cnt_at), (282, RATIONAL, 1, xres_at), (283, RATIONAL, 1, yres_at),
-            (284, SHORT, 1, 1), (296, SHORT, 1, 2),
-        ]
-        if icc:
-            entries.append((34675, UNDEFINED, len(icc), icc_at))
-        ifd_at = f.tell()
-        f.write(struct.pack("<H", len(entries)))
-        for tag, kind, count, value in entries:
-            packed = struct.pack("<HH", value, 0) if (kind == SHORT and count == 1) else struct.pack("<I", value)
-            f.write(struct.pack("<HHI", tag, kind, count) + packed)
-        f.write(struct.pack("<I", 0))
-        f.seek(4)
-        f.write(struct.pack("<I", ifd_at))
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(pixels, photometric="rgb", compression="zlib", compressionargs={"level": 6},
+                  rowsperstrip=max(1, min(h, (1 << 20) // (w * 6))), resolution=(dpi or 72.0, dpi or 72.0),
+                  resolutionunit="INCH", iccprofile=icc, metadata=None)
 
 
 def write_image(pixels: np.ndarray, path: str | Path, dpi: float | None = None, icc: bool = True,
@@ -302,24 +242,30 @@ def check_output(out_hw: tuple[int, int], path: str | Path, options: "ExportOpti
     """Refuse, before any work, an output past MAX_OUTPUT_PIXELS (unless allowed) or one the disk cannot hold.
 
     The CLI, the editor's export dialog and :func:`export` all ask here."""
-    import os
-    import shutil
-
     path = Path(path)
     est = estimate_output(out_hw, path, options.bit_depth)
     if est.width * est.height > MAX_OUTPUT_PIXELS and not options.allow_huge:
         raise HugeOutputError(f"The output would be {est.describe()}: more than the {MAX_OUTPUT_PIXELS / 1e6:.0f}-megapixel "
                          "limit. Choose a smaller --size or --print, or pass --allow-huge if you mean it.")
+    check_room(path, est.file_bytes)
+    return est
+
+
+def check_room(path: str | Path, file_bytes: int) -> None:
+    """Refuse, before any work, a file its folder cannot take: not a folder, not writable, or short of disk."""
+    import os
+    import shutil
+
+    path = Path(path)
     folder = _existing_folder(path.resolve())
     if not folder.is_dir():
         raise OutputError(f"Cannot write {path}: {folder} is a file, not a folder. Choose another output folder.")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"Cannot write {path}: the folder {folder} is not writable. Choose another output folder.")
     free = shutil.disk_usage(folder).free
-    if free < est.file_bytes:
-        raise OutputError(f"Not enough disk space for {path}: the file may take {est.file_bytes / 1e6:,.0f} MB and "
+    if free < file_bytes:
+        raise OutputError(f"Not enough disk space for {path}: the file may take {file_bytes / 1e6:,.0f} MB and "
                           f"{folder} has {free / 1e6:,.0f} MB free. Free some space or choose another folder.")
-    return est
 
 
 @dataclass(frozen=True)
@@ -363,15 +309,40 @@ def _tile_progress(on_event, step: int, total: int, stage: str) -> None:
     _forward(on_event, Progress(step=step, total=total, stage=stage))
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A job rendered at its full output size: HxWx3 uint8/uint16 (options.bit_depth) and how it was made."""
+
+    pixels: np.ndarray
+    method: str
+    tiles: int
+    tile_size: int
+    working_size: int | None
+    figures: dict
+
+
 def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptions(), ctx: RunContext | None = None,
            on_event: Callable[[Event], None] | None = None) -> ExportReport:
     """Render ``job`` at its full output size and write it to ``path``; the one path for every size."""
-    from .runner import check_job, oom_as_device_error, resolve_device
+    from .runner import check_job
 
     start = time.perf_counter()
     fmt_path = Path(path)
-    strategy_cls = check_job(job)
+    check_job(job)
     check_output(job.output_hw, fmt_path, options)
+    picture = render_picture(job, options, ctx, on_event)
+    write_image(picture.pixels, fmt_path, options.dpi, options.icc, options.quality)
+    h, w = picture.pixels.shape[:2]
+    return ExportReport(fmt_path, w, h, picture.method, picture.tiles, picture.tile_size, picture.working_size,
+                        time.perf_counter() - start, dict(picture.figures))
+
+
+def render_picture(job: StyleJob, options: ExportOptions = ExportOptions(), ctx: RunContext | None = None,
+                   on_event: Callable[[Event], None] | None = None) -> Picture:
+    """``job`` at its full output size, in one pass when it fits, else tiled (the module's docstring)."""
+    from .runner import check_job, oom_as_device_error, resolve_device
+
+    strategy_cls = check_job(job)
     if ctx is None:
         ctx = RunContext(resolve_device(job.device))
     torch.manual_seed(job.seed)
@@ -381,7 +352,7 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
            "or working size; nothing was written.")
     with oom_as_device_error(ctx.device, oom):
         if options.tiled is False:
-            return _single(job, fmt_path, options, ctx, on_event, start)
+            return _single(job, options, ctx, on_event)
         if tileable:
             renderer = strategy_cls().tile_renderer(job, ctx)
             tile = _tile_side(ctx.device, renderer.bytes_per_pixel, renderer.margin, options, renderer.multiple)
@@ -389,12 +360,12 @@ def export(job: StyleJob, path: str | Path, options: ExportOptions = ExportOptio
             one_pass = (fits_one_pass((out_h, out_w), renderer.bytes_per_pixel, ctx.device) if options.tile is None
                         else out_h <= tile and out_w <= tile)
             if options.tiled is None and one_pass:
-                return _single(job, fmt_path, options, ctx, on_event, start)
-            return _feedforward(job, renderer, tile, fmt_path, options, ctx, on_event, start)
+                return _single(job, options, ctx, on_event)
+            return _feedforward(job, renderer, tile, options, ctx, on_event)
         working = working_size(job, ctx.device, options)
         if options.tiled is None and max(out_h, out_w) <= working:
-            return _single(job, fmt_path, options, ctx, on_event, start)
-        return _refine(job, working, fmt_path, options, ctx, on_event, start)
+            return _single(job, options, ctx, on_event)
+        return _refine(job, working, options, ctx, on_event)
 
 
 def _tile_side(device: torch.device, bytes_per_pixel: int, margin: int, options: ExportOptions,
@@ -424,17 +395,15 @@ def working_size(job: StyleJob, device: torch.device, options: ExportOptions = E
     return max(256, min(WORKING_CAP.get(device.type, 1024), fits))
 
 
-def _single(job, path, options, ctx, on_event, start) -> ExportReport:
+def _single(job, options, ctx, on_event) -> Picture:
     from .runner import run_job
 
     result = run_job(job, ctx, on_event)
     h, w = result.image.shape[-2:]
-    write_image(quantise(result.image, options.bit_depth), path, options.dpi, options.icc, options.quality)
-    return ExportReport(Path(path), w, h, "single", 1, max(h, w), None, time.perf_counter() - start,
-                        dict(result.figures))
+    return Picture(quantise(result.image, options.bit_depth), "single", 1, max(h, w), None, dict(result.figures))
 
 
-def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) -> ExportReport:
+def _feedforward(job, renderer, tile: int, options, ctx, on_event) -> Picture:
     """Measure every tile, then render every tile with the totals; a renderer with ``stages``
     (universal: one per level) does that once per stage, each stage reading the picture the one
     before it blended (held at 16 bits, the only full-size picture in memory)."""
@@ -482,9 +451,7 @@ def _feedforward(job, renderer, tile: int, path, options, ctx, on_event, start) 
             if not last:
                 source = PixelSource(picture)
     ctx.check()
-    write_image(picture, path, options.dpi, options.icc, options.quality)
-    return ExportReport(Path(path), out_w, out_h, "tiled-feedforward", n, tile, None,
-                        time.perf_counter() - start, {})
+    return Picture(picture, "tiled-feedforward", n, tile, None, {})
 
 
 # ---------------------------------------------------------------- optimisation path
@@ -581,7 +548,7 @@ def _refine_targets(job: StyleJob, net, working: torch.Tensor, style_layers: Seq
     return [StyleTerm(g, mask=m, weight=float(m.mean())) for (m, _), g in zip(kept, grams)]
 
 
-def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) -> ExportReport:
+def _refine(job: StyleJob, working: int, options, ctx, on_event) -> Picture:
     from . import features
     from .colour import preserve
     from .optimise import StyleObjective, StyleTerm, layers_for, optimise
@@ -655,9 +622,7 @@ def _refine(job: StyleJob, working: int, path, options, ctx, on_event, start) ->
         blender.add(t, to_hwc(x[..., b.y0:b.y1, b.x0:b.x1]))
         _tile_progress(on_event, t.index + 1, n, f"refining tile {t.index + 1}/{n}")
     ctx.check()
-    write_image(blender.close(), path, options.dpi, options.icc, options.quality)
-    return ExportReport(Path(path), out_w, out_h, "tiled-refine", n, tile, working,
-                        time.perf_counter() - start, dict(result.figures))
+    return Picture(blender.close(), "tiled-refine", n, tile, working, dict(result.figures))
 
 
 def _photo_outside_regions(job: StyleJob, mask_hw: tuple[int, int], out_hw: tuple[int, int]) -> TileSource | None:
@@ -725,5 +690,5 @@ class _Quiet(RunContext):
 
 __all__ = [
     "print_pixels", "parse_print_size", "srgb_profile", "file_format", "quantise", "write_image",
-    "ExportOptions", "ExportReport", "export", "working_size",
+    "ExportOptions", "ExportReport", "Picture", "export", "render_picture", "working_size",
 ]

@@ -8,10 +8,11 @@ A 1024x666 universal render printed ``[tiled-feedforward: 2 tiles of 816 px]`` i
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from engine import cli, export as export_mod, params as params_mod, tiling
-from engine.export import ExportOptions, ExportReport
+from engine.export import ExportOptions, Picture
 from engine.feedforward import FeedForwardStrategy
 from engine.job import StyleJob, StyleSource
 from engine.registry import strategies
@@ -50,13 +51,13 @@ def _path_taken(monkeypatch, free_bytes: int, out_hw: tuple[int, int], strategy:
     monkeypatch.setattr(tiling, "free_memory", lambda device: free_bytes)
     taken: list[str] = []
 
-    def single(job, path, options, ctx, on_event, start):
+    def single(job, options, ctx, on_event):
         taken.append("single")
-        return ExportReport(path, out_hw[1], out_hw[0], "single", 1, 0, None, 0.0, {})
+        return Picture(np.zeros((*out_hw, 3), np.uint8), "single", 1, 0, None, {})
 
-    def tiled(job, renderer, tile, path, options, ctx, on_event, start):
+    def tiled(job, renderer, tile, options, ctx, on_event):
         taken.append(f"tiled {tile}")
-        return ExportReport(path, out_hw[1], out_hw[0], "tiled-feedforward", 2, tile, None, 0.0, {})
+        return Picture(np.zeros((*out_hw, 3), np.uint8), "tiled-feedforward", 2, tile, None, {})
 
     monkeypatch.setattr(export_mod, "_single", single)
     monkeypatch.setattr(export_mod, "_feedforward", tiled)
@@ -64,6 +65,7 @@ def _path_taken(monkeypatch, free_bytes: int, out_hw: tuple[int, int], strategy:
     job = StyleJob(content=torch.rand(1, 3, *out_hw), strategy=strategy, params=params_mod.make(cls.Params, {}),
                    styles=(StyleSource(image=torch.rand(1, 3, 64, 64)),), device="cpu")
     monkeypatch.setattr(export_mod, "check_output", lambda *a, **k: None)  # nothing is written
+    monkeypatch.setattr(export_mod, "write_image", lambda *a, **k: None)
     export_mod.export(job, "never-written.png", ExportOptions(tile=tile, allow_huge=True))
     return taken[0]
 
