@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--results", default=str(ROOT / "out" / "sweep.tsv"))
     ap.add_argument("--out", default=str(ROOT / "out" / "sweep"), help="the pictures")
+    ap.add_argument("--new-only", action="store_true",
+                    help="skip the pairs --results already has for these settings (run while the table grows)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     values = parse_assignments(args.set)
@@ -61,6 +63,11 @@ def main() -> None:
     results = Path(args.results)
     if not results.exists():
         results.write_text("strategy\tsettings\tcontent\tstyle\twall_s\tcpu_s\tgram\tcolour\tcontent_distance\n")
+    if args.new_only:
+        seen = {tuple(line.split("\t")[:4]) for line in results.read_text().splitlines()[1:]}
+        pairs = [(c, s) for c, s in pairs if (args.strategy, label, c, s) not in seen]
+        if not pairs:
+            return
     dgram, colours, dcontent, dtime, passes = [], [], [], [], 0
     for content_name, style_name in pairs:
         content = load_image(TRAIN / "content" / content_name)
