@@ -258,15 +258,18 @@ def test_print_layers_read_in_strips_match_the_whole_picture(job, tmp_path, monk
     tiled: the layers still line up with the render and its masks."""
     from psd_tools import PSDImage
 
-    from engine.layers import stack
+    from engine.layers import psd as psd_writer, stack
 
     monkeypatch.setattr(stack, "MASK_EDGE", 64)
+    monkeypatch.setattr(psd_writer, "STRIP", 24)  # several strips even in a small picture
     options = ExportOptions(tiled=True, tile=96, overlap=16)
     report = export_layers(job, tmp_path / "print.psd", options)
     assert report.method == "tiled-feedforward"
     psd = PSDImage.open(tmp_path / "print.psd")
     layers = {l.name: l for l in psd}
     render = layers["Render"].numpy("color")
+    photo = job.content[0].permute(1, 2, 0).numpy()
+    assert np.abs(layers["Photo"].numpy("color") - photo).max() <= 1 / 255 + 1e-6
     sky, sky_mask = layers["sky"].numpy("color"), layers["sky"].numpy("mask")[..., 0]
     assert np.abs(sky_mask - region_alpha(job, 0)).mean() < 0.01  # enlarged from 64 px, bicubic
     inside = region_alpha(job, 0) > 0.99
