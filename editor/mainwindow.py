@@ -33,6 +33,7 @@ from .conversions import rgb_to_tensor
 from .document import Document, ResultEntry
 from .face_overlay import FaceOverlay
 from .export_dialog import ExportDialog, ExportRunner, ExportSettings
+from .layers_dialog import ask_export_layers
 from .job_panel import JobPanel, caption
 from .jobs import JobQueue, ProgressInfo, explain
 from .live import LiveMode
@@ -162,6 +163,8 @@ class MainWindow(QMainWindow):
         self._action(f, "Save project as…", self.save_as, QKeySequence.StandardKey.SaveAs)
         f.addSeparator()
         self._action(f, "Export…", self.ask_export, "Ctrl+E", "Export the result at pixel or print size")
+        self._action(f, "Export layers…", lambda: ask_export_layers(self), "Ctrl+Alt+E",
+                     "The photo, each region, the render and kept results as layers for Krita, GIMP or Photoshop")
         self.export_video_action = self._action(f, "Export video…", self.ask_export_video, "Ctrl+Shift+E",
                                                 "Stylise the whole open clip with the current strategy and regions")
         self.export_video_action.setEnabled(False)
@@ -801,6 +804,8 @@ class MainWindow(QMainWindow):
         self.queue.cancel()
         self.exporter.cancel()
         self.video_exporter.cancel()
+        if getattr(self, "layers_exporter", None):  # made by editor.layers_dialog on first use
+            self.layers_exporter.cancel()
 
     def keep_result(self) -> None:
         if self.doc.result is None:

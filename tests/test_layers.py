@@ -392,3 +392,53 @@ def test_gimp_opens_the_layers_and_flattens_them_to_the_render(job, kept, render
     assert [(n, v, m != "-1") for n, v, m in said] == top_first, run.stdout[-2000:] + run.stderr[-2000:]
     seen = np.asarray(Image.open(flat).convert("RGB")).astype(int)
     assert np.abs(seen - renders[8]).max() <= 2
+
+
+# ---------------------------------------------------------------- the editor
+
+
+def test_editor_exports_layers_with_the_kept_result_hidden(bare_window, qtbot, job, tmp_path, monkeypatch):
+    """File > Export layers…: the shown result is the render layer, the regions are named as in the
+    Regions panel, a kept result is a hidden layer; the dialog says what the file will hold."""
+    from editor.conversions import array_to_mask
+    from editor.document import StyleItem
+    from editor.layers_dialog import LayersDialog, ask_export_layers
+
+    w = bare_window
+    w.doc.set_content(job.content, "city.png")
+    for r in job.regions:
+        w.doc.add_style(StyleItem(r.style.name, image=r.style.image))
+    for r in job.regions:
+        region = w.regions_panel.add_region()
+        w.regions_panel.rename(region, r.name.title())
+        w.doc.set_mask(region, array_to_mask((r.mask.numpy() * 255 + 0.5).astype(np.uint8)))
+        w.doc.set_region_attr(region, "style", r.style.name)
+    for s in w.doc.styles:
+        w.doc.set_style_attr(s, "active", False)
+    w.strategy_panel.select("universal")
+    w.strategy_panel.device.setCurrentIndex(w.strategy_panel.device.findData("cpu"))
+    with qtbot.waitSignal(w.queue.finished, timeout=120_000):
+        w.render()
+    w.keep_result()
+    with qtbot.waitSignal(w.queue.finished, timeout=120_000):
+        w.render()
+    shown = w.doc.result.image
+    out = tmp_path / "city.ora"
+    seen: list[str] = []
+
+    def accept(dialog) -> int:
+        dialog.path.setText(str(out))
+        seen.append(dialog.note.text())
+        dialog.grab().save(str(tmp_path / "dialog.png"))
+        return 1
+
+    monkeypatch.setattr(LayersDialog, "exec", accept)
+    ask_export_layers(w)
+    with qtbot.waitSignal(w.layers_exporter.finished, timeout=120_000):
+        pass
+    assert "Photo, Sky, Ground, Render, Kept:" in seen[0] and "(hidden)" in seen[0]
+    order, layers, _, _ = read_ora(out)
+    assert order[0].startswith("Kept: ") and not layers[order[0]][2]
+    assert order[1:] == ["Render", "Ground", "Sky", "Photo"]
+    assert np.abs(unit(layers["Render"][0]) - shown[0].permute(1, 2, 0).numpy()).max() <= 1 / 255 + 1e-6
+    assert w.last_export == out
