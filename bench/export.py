@@ -2,10 +2,15 @@
 
     .venv/bin/python bench/export.py                 # AdaIN fast at 2000/4000/6000 px + multiscale at 3000 px
     .venv/bin/python bench/export.py --quick         # smaller sizes, to check the bench itself
+    .venv/bin/python bench/export.py --only layers   # layered export (two regions) beside the flat one, 6000 px
 
 Each export runs in its own process, so each peak RSS (ru_maxrss) is that size's alone. The
 target: AdaIN at 6000x4000 within 3 GB, and peak RSS nearly flat across the sizes, because
-only one tile and a band of rows are ever held in floats.
+only one tile and a band of rows are ever held in floats. The layered rows (engine.layers: the
+photo, two regions each rendered in its own style over the whole picture, the render) also give
+tracemalloc's peak (numpy's arrays; torch's tiles are outside it): a layered export should hold
+one full-size picture more than the flat one (a region's own render beside the render), whatever
+the number of layers.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "images" / "samples"
 CONTENT = SAMPLES / "content_animal_beagle.jpg"
 STYLE = SAMPLES / "style_vangogh_starry_night.jpg"
+STYLE2 = SAMPLES / "style_hokusai_great_wave.jpg"
 
 
 def one(strategy: str, long_edge: int, sets: list[str], working: int | None, refine_steps: int,
-        tile: int | None, threads: int) -> dict:
-    """Run one export in this process; report seconds, peak RSS and what the exporter chose."""
+        tile: int | None, threads: int, layers: str | None = None) -> dict:
+    """Run one export in this process; report seconds, peak RSS and what the exporter chose.
+
+    ``layers`` (a suffix: .psd, .ora, .tif): a two-region job (top and bottom halves, each its own
+    style) exported as layers; "flat" the same job as one picture, for comparison."""
     import torch
 
     torch.set_num_threads(threads)
@@ -43,17 +52,39 @@ def one(strategy: str, long_edge: int, sets: list[str], working: int | None, ref
     job = StyleJob(content=load_image(CONTENT), strategy=strategy,
                    params=params_mod.make(cls.Params, params_mod.parse_assignments(sets)),
                    styles=(StyleSource(image=load_image(STYLE), name="style"),), size=long_edge, device="cpu")
+    if layers:
+        from engine.job import Region
+
+        top = torch.zeros(job.content.shape[-2:])
+        top[: top.shape[0] // 2] = 1
+        job = job.with_(styles=(), regions=(Region(top, job.styles[0], name="top", feather=8),
+                                            Region(1 - top, StyleSource(image=load_image(STYLE2)), name="bottom")))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    options = ExportOptions(dpi=300, working_size=working, refine_steps=refine_steps, tile=tile)
     with tempfile.TemporaryDirectory() as tmp:
+        import tracemalloc
+
+        tracemalloc.start()
         start = time.perf_counter()
-        report = export(job, Path(tmp) / "out.png",
-                        ExportOptions(dpi=300, working_size=working, refine_steps=refine_steps, tile=tile))
+        if layers and layers != "flat":
+            from engine.layers import export_layers
+
+            out = Path(tmp) / f"out{layers}"
+            report = export_layers(job, out, options)
+            method = report.method
+            tiles = tile_size = 0
+        else:
+            out = Path(tmp) / "out.png"
+            report = export(job, out, options)
+            method, tiles, tile_size = report.method, report.tiles, report.tile_size
         seconds = time.perf_counter() - start
-        size_mb = (Path(tmp) / "out.png").stat().st_size / 1e6
-    return {"strategy": strategy, "size": f"{report.width}x{report.height}", "seconds": seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_after_load_mb": rss_before, "method": report.method, "tiles": report.tiles,
-            "tile": report.tile_size, "working": report.working_size, "file_mb": size_mb}
+        traced_peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        size_mb = out.stat().st_size / 1e6
+    return {"strategy": strategy + (f" {layers}" if layers else ""), "size": f"{report.width}x{report.height}",
+            "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_after_load_mb": rss_before, "method": method, "tiles": tiles, "traced_peak_mb": traced_peak,
+            "tile": tile_size, "working": getattr(report, "working_size", None), "file_mb": size_mb}
 
 
 def trained_decoder() -> str:
@@ -81,12 +112,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="800/1600/2400 px and multiscale at 1200 px")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-multiscale", action="store_true")
-    ap.add_argument("--only", choices=["adain", "multiscale"], help="run one strategy's rows only")
+    ap.add_argument("--only", choices=["adain", "multiscale", "layers"], help="run one strategy's rows only")
     args = ap.parse_args()
     if args.one:
         a = json.loads(args.one)
         print(json.dumps(one(a["strategy"], a["size"], a["sets"], a.get("working"), a.get("refine", 10),
-                             a.get("tile"), a["threads"])))
+                             a.get("tile"), a["threads"], a.get("layers"))))
         return
     sizes = (800, 1600, 2400) if args.quick else (2000, 4000, 6000)
     decoder = trained_decoder()
@@ -97,12 +128,18 @@ def main() -> None:
                          sets=["net=distilled16x", "start_size=128", "coarse_steps=60", "fine_steps=15",
                                "optimizer=adam"],
                          working=512, refine=6, threads=args.threads))
+    big = sizes[-1]
+    adain = ["encoder=fast", "preview=false", f"decoder={decoder}"]
+    # tiles of 1536 px, so every size goes the print's way (a free machine renders 6000 px in one pass)
+    runs += [dict(strategy="adain", size=big, sets=adain, threads=args.threads, layers=kind, tile=1536)
+             for kind in ("flat", ".psd", ".ora", ".tif")]
     if args.only:
-        runs = [r for r in runs if r["strategy"] == args.only]
+        runs = [r for r in runs if (r.get("layers") is not None) == (args.only == "layers")
+                and (args.only == "layers" or r["strategy"] == args.only)]
     print(f"CPU, {args.threads} threads, {os.cpu_count()} cores visible; load average {os.getloadavg()[0]:.1f}; "
           f"content {CONTENT.name}, style {STYLE.name}; AdaIN decoder: {decoder}")
     print(f"{'strategy':12s} {'size':>10s} {'method':>18s} {'tiles':>5s} {'tile':>5s} {'seconds':>8s} "
-          f"{'peak RSS MB':>11s} {'file MB':>8s}")
+          f"{'peak RSS MB':>11s} {'file MB':>8s} {'traced MB':>9s}")
     for run in runs:
         r = spawn(run)  # type: ignore[arg-type]
         if "error" in r:
@@ -110,7 +147,8 @@ def main() -> None:
             continue
         extra = f"  (working size {r['working']} px)" if r["working"] else ""
         print(f"{r['strategy']:12s} {r['size']:>10s} {r['method']:>18s} {r['tiles']:>5d} {r['tile']:>5d} "
-              f"{r['seconds']:>8.1f} {r['peak_rss_mb']:>11.0f} {r['file_mb']:>8.1f}{extra}", flush=True)
+              f"{r['seconds']:>8.1f} {r['peak_rss_mb']:>11.0f} {r['file_mb']:>8.1f} {r['traced_peak_mb']:>9.0f}{extra}",
+              flush=True)
 
 
 if __name__ == "__main__":
