@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QProgressBar, QPushButton, QWidget)
 
@@ -27,6 +26,7 @@ from engine.images import tensor_to_pil
 from engine.registry import strategies
 
 from .jobs import explain
+from .thread_runner import ThreadRunner
 
 
 def _file_name(name: str) -> str:
@@ -83,7 +83,7 @@ def look_settings(window, styles_dir: Path, output_folder: Path) -> tuple[BatchS
     return settings, notes
 
 
-class BatchRunner(QObject):
+class BatchRunner(ThreadRunner):
     """Runs one batch on a thread; its signals arrive on the GUI thread. Cancel stops before the next item."""
 
     #: (items to render, items in all) once the current ones are known
@@ -94,26 +94,8 @@ class BatchRunner(QObject):
     failed = Signal(str, str)
     cancelled = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self, settings: BatchSettings, inputs: list[str], cleanup: Path | None = None) -> None:
-        self._cancel.clear()
-        self._thread = threading.Thread(target=self._run, args=(settings, inputs, cleanup), daemon=True,
-                                        name="brushwork-batch")
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._start(self._run, (settings, inputs, cleanup), "brushwork-batch")
 
     def _executor(self, settings, items, on_event):
         from engine.batch.item import ItemRenderer
