@@ -118,14 +118,16 @@ class BatchRunner(ThreadRunner):
 
         try:
             items = expand_inputs(inputs, settings)
-            self.finished.emit(run_batch(settings, items, self._executor, self._progress))
+            outcome = (self.finished, run_batch(settings, items, self._executor, self._progress))
         except Cancelled:
-            self.cancelled.emit()
+            outcome = (self.cancelled,)
         except Exception as exc:  # shown to the user; the session goes on
-            self.failed.emit(*explain(exc))
-        finally:
-            if cleanup is not None:
-                shutil.rmtree(cleanup, ignore_errors=True)
+            outcome = (self.failed, *explain(exc))
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+        # last, so that whoever hears it finds the runner done (and may start the next batch)
+        self._thread = None
+        outcome[0].emit(*outcome[1:])
 
 
 class _FolderField(QWidget):
