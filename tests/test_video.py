@@ -37,9 +37,9 @@ def pan_frames(photo: Path, n: int, w: int = W, h: int = H, step: int = STEP) ->
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: int = FPS, audio: bool = False,
-               durations: list[int] | None = None, codec: str = "libx264") -> list[int]:
+               durations: list[int] | None = None, codec: str = "libx264", gop: int | None = None) -> list[int]:
     """Encode ``frames`` (time base 1/(100 fps); ``durations`` in those units for a variable rate),
-    with a 440 Hz sine track when ``audio``. Returns the frames' pts."""
+    with a 440 Hz sine track when ``audio``, a key frame every ``gop`` frames when given. Returns the frames' pts."""
     tb = Fraction(1, fps * 100)
     pts, t = [], 0
     with av.open(str(path), "w") as out:
@@ -49,6 +49,9 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int = FPS, audio: bool
         s.time_base = s.codec_context.time_base = tb
         if codec == "libx264":
             s.options = {"crf": "10"}
+        if gop:
+            s.codec_context.gop_size = gop
+            s.options = {**s.options, "keyint_min": str(gop), "sc_threshold": "0"}
         a = out.add_stream("aac", rate=44100) if audio else None
         if a is not None:
             a.layout = "mono"
