@@ -48,6 +48,19 @@ class ExportSettings:
                              allow_huge=self.allow_huge)
 
 
+def add_resolution_rows(form: QFormLayout) -> tuple[QSpinBox, QCheckBox]:
+    """The Resolution (DPI, 300 to start) and sRGB-profile rows every picture export asks (File > Export, Export layers)."""
+    dpi = QSpinBox()
+    dpi.setRange(30, 2400)
+    dpi.setValue(300)
+    dpi.setSuffix(" DPI")
+    form.addRow("Resolution", dpi)
+    icc = QCheckBox("Embed sRGB ICC profile")
+    icc.setChecked(True)
+    form.addRow("", icc)
+    return dpi, icc
+
+
 class ExportDialog(QDialog):
     def __init__(self, result_hw: tuple[int, int], suggested: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,14 +115,7 @@ class ExportDialog(QDialog):
         self.stack.addWidget(px)
         self.stack.addWidget(pr)
         form.addRow("Width", self.stack)
-        self.dpi = QSpinBox()
-        self.dpi.setRange(30, 2400)
-        self.dpi.setValue(300)
-        self.dpi.setSuffix(" DPI")
-        form.addRow("Resolution", self.dpi)
-        self.icc = QCheckBox("Embed sRGB ICC profile")
-        self.icc.setChecked(True)
-        form.addRow("", self.icc)
+        self.dpi, self.icc = add_resolution_rows(form)
         layout.addLayout(form)
         self.note = QLabel()
         self.note.setWordWrap(True)

@@ -10,11 +10,10 @@ written.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -26,8 +25,10 @@ from engine.layers.layered_export import check_layers_output
 from engine.layers.stack import region_name
 from engine.strategy import Progress, RunContext
 
+from .export_dialog import add_resolution_rows
 from .jobs import explain
 from .save_path import SavePathField
+from .thread_runner import ThreadRunner
 
 #: (label, suffix)
 FORMATS = (("OpenRaster (.ora): Krita, MyPaint", ".ora"), ("Photoshop (.psd): Photoshop, Affinity, GIMP, Krita", ".psd"),
@@ -74,14 +75,7 @@ class LayersDialog(QDialog):
         self.width_px.setValue(result_hw[1])
         self.width_px.setSuffix(" px")
         form.addRow("Width", self.width_px)
-        self.dpi = QSpinBox()
-        self.dpi.setRange(30, 2400)
-        self.dpi.setValue(300)
-        self.dpi.setSuffix(" DPI")
-        form.addRow("Resolution", self.dpi)
-        self.icc = QCheckBox("Embed sRGB ICC profile")
-        self.icc.setChecked(True)
-        form.addRow("", self.icc)
+        self.dpi, self.icc = add_resolution_rows(form)
         self.with_kept = QCheckBox(f"Kept results as hidden layers ({len(kept)})")
         self.with_kept.setChecked(bool(kept))
         self.with_kept.setEnabled(bool(kept))
@@ -139,7 +133,7 @@ class LayersDialog(QDialog):
                               self.with_kept.isChecked())
 
 
-class LayersRunner(QObject):
+class LayersRunner(ThreadRunner):
     """Runs one layered export on a thread; signals arrive on the GUI thread."""
 
     progressed = Signal(int, int, str)
@@ -147,27 +141,9 @@ class LayersRunner(QObject):
     failed = Signal(str, str)
     cancelled = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self, settings: LayersSettings, job: StyleJob, image, kept: tuple[KeptPicture, ...]) -> None:
         """Write the layers of ``job`` at the asked size, over ``image`` (the shown result) where it has that size."""
-        self._cancel.clear()
-        self._thread = threading.Thread(target=self._run, args=(settings, job, image, kept), daemon=True,
-                                        name="brushwork-layers")
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._start(self._run, (settings, job, image, kept), "brushwork-layers")
 
     def _run(self, s: LayersSettings, job: StyleJob, image, kept: tuple[KeptPicture, ...]) -> None:
         try:
