@@ -228,3 +228,28 @@ def test_the_editor_batches_a_folder_in_the_background(window, source, tmp_path,
     if os.environ.get("BRUSHWORK_SCREENSHOT_DIR"):
         dialog.grab().save(str(Path(os.environ["BRUSHWORK_SCREENSHOT_DIR"]) / "batch-dialog.png"))
     dialog.close()
+
+
+def test_a_mask_per_input_by_its_name(work):
+    (work / "masks").mkdir()
+    names = [Path(n).stem for n in PICTURES[:2]]
+    for name in names:  # the left half of each picture
+        w, h = Image.open(work / "in" / f"{name}.png").size
+        mask = np.zeros((h, w), np.uint8)
+        mask[:, : w // 2] = 255
+        Image.fromarray(mask).save(work / "masks" / f"{name}.png")
+    flags = ["--mask-dir", "masks=style.png", "--strategy", "universal", "--protect-faces", "off", "-q"]
+    inputs = [f"in/{n}.png" for n in names] + [f"in/{Path(PICTURES[2]).stem}.png"]
+    assert cli.main(["batch", *inputs, *flags, "-o", "out/", "--report", "r.json"]) == 1
+    report = json.loads(Path("r.json").read_text())
+    assert [Path(r["input"]).name for r in report["failed"]] == [f"{Path(PICTURES[2]).stem}.png"]
+    assert "No mask for" in report["failed"][0]["reason"]
+    name = names[0]
+    assert cli.main(["render", f"in/{name}.png", "--region", f"masks/{name}.png=style.png", *flags[2:],
+                     "-o", "single.png"]) == 0
+    assert np.array_equal(_pixels(work / "out" / f"{name}_universal.png"), _pixels(work / "single.png"))
+
+    Image.fromarray(255 - np.asarray(Image.open(work / "masks" / f"{name}.png"))).save(work / "masks" / f"{name}.png")
+    cli.main(["batch", *inputs[:2], *flags, "-o", "out/", "--report", "r.json"])  # its mask edited: it renders again
+    report = json.loads(Path("r.json").read_text())
+    assert [Path(r["input"]).name for r in report["done"]] == [f"{name}.png"] and len(report["skipped"]) == 1

@@ -15,9 +15,12 @@ from pathlib import Path
 from ..errors import InputError
 from .settings import DEFAULT_PATTERN, BatchSettings
 
-#: render's flags a batch does not take: its input and output are the batch's own, previews are
-#: for one picture, and a clip's --start/--end for one clip
-NOT_TAKEN = {"content", "output", "preview_dir", "preview_every", "start", "end", "region", "help"}
+#: render's flags a batch takes (what settings_from_args reads); not its input and output (the
+#: batch's own), previews (for one picture), --start/--end (for one clip), nor a flag render gains
+#: later until BatchSettings carries it
+TAKEN = ("style", "style_weights", "prompt", "source_prompt", "auto_region", "feather", "gaps", "protect_faces",
+         "strategy", "size", "print_size", "dpi", "allow_huge", "bit_depth", "tile", "working_size", "set", "seed",
+         "device", "temporal", "blend", "crf", "fps", "quiet")
 #: the extra that brings Ray
 FARM_EXTRA = "brushwork[farm]"
 
@@ -75,7 +78,7 @@ def register(sub) -> None:
                    help=f"render on a Ray cluster (ADDRESS, 'auto'; none: a private local one); needs {FARM_EXTRA}")
     render = sub.choices["render"]
     group = p.add_argument_group("style setup", "as brushwork render takes them")
-    taken = [a for a in render._actions if a.dest not in NOT_TAKEN]
+    taken = [a for a in render._actions if a.dest in TAKEN]
     for action in taken:  # argparse has no public way to share actions between sub-commands
         group._add_action(action)
     # with a job file these come from the file; only where and how loud the run is come from the command
