@@ -104,6 +104,8 @@ def test_a_rerun_renders_only_what_changed(work):
     code, again = _batch()  # nothing changed: nothing rendered (the two bad inputs fail again)
     assert code == 1 and again["done"] == [] and len(again["skipped"]) == 4 and len(again["failed"]) == 2
     assert _outputs(work / "out") == before
+    code, clip_flag = _batch("--crf", "30")  # a clip's setting: no picture renders again
+    assert clip_flag["done"] == [] and len(clip_flag["skipped"]) == 4
 
     beagle = work / "in" / "content_animal_beagle.png"
     os.utime(work / "in" / "content_city_skyline.png")  # touched, same bytes: still current

@@ -85,6 +85,7 @@ class BatchReport:
     skipped: tuple[ItemRecord, ...]
     failed: tuple[ItemRecord, ...]
     manifest: str
+    #: the pictures' settings hash (a clip's leaves out what only pictures take, and the other way round)
     settings_hash: str
     seconds: float
 
@@ -124,7 +125,8 @@ def run_batch(settings: BatchSettings, items: Sequence[BatchItem], executor: Exe
     cancel) propagates after the item in flight is abandoned, leaving every finished output and
     the manifest that names them, and no partial file."""
     start = time.perf_counter()
-    settings_hash = settings.settings_hash()  # a missing style stops here, before anything is written
+    # a missing style stops here, before anything is written
+    settings_hash = {kind: settings.settings_hash(kind) for kind in ("picture", "clip")}
     manifest = Manifest.load(folder_of(settings.output))
     notify = on_progress or (lambda _: None)
     total = len(items)
@@ -144,10 +146,10 @@ def run_batch(settings: BatchSettings, items: Sequence[BatchItem], executor: Exe
             hashes[item] = item.input_hash(settings)
         except OSError as exc:
             reason = f"Cannot read {item.input}: {exc.strerror or exc}."
-            manifest.record(item, "", settings_hash, "failed", reason)
+            manifest.record(item, "", settings_hash[item.kind], "failed", reason)
             finish(ItemRecord(item.input, item.output, "failed", reason))
             continue
-        if manifest.is_current(item, hashes[item], settings_hash):
+        if manifest.is_current(item, hashes[item], settings_hash[item.kind]):
             finish(ItemRecord(item.input, item.output, "skipped"))
         else:
             pending.append(item)
@@ -162,14 +164,14 @@ def run_batch(settings: BatchSettings, items: Sequence[BatchItem], executor: Exe
                     except BrushworkError as exc:
                         outcome = str(exc)
                 if isinstance(outcome, ItemResult):
-                    manifest.record(item, hashes[item], settings_hash, "done", seconds=outcome.seconds)
+                    manifest.record(item, hashes[item], settings_hash[item.kind], "done", seconds=outcome.seconds)
                     finish(ItemRecord(item.input, item.output, "done", seconds=round(outcome.seconds, 3)))
                 else:
-                    manifest.record(item, hashes[item], settings_hash, "failed", outcome)
+                    manifest.record(item, hashes[item], settings_hash[item.kind], "failed", outcome)
                     finish(ItemRecord(item.input, item.output, "failed", outcome))
         finally:
             close = getattr(outcomes, "close", None)
             if close:
                 close()
     return BatchReport(tuple(records["done"]), tuple(records["skipped"]), tuple(records["failed"]),
-                       str(manifest.path), settings_hash, time.perf_counter() - start)
+                       str(manifest.path), settings_hash["picture"], time.perf_counter() - start)

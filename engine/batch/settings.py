@@ -29,6 +29,10 @@ MASK_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".bmp")
 #: the pixel results do not depend on these (where the files go, how loud, which device when
 #: several are about the same): changing them re-renders nothing
 NOT_HASHED = frozenset({"output", "clip_output", "device", "quiet"})
+#: what only a clip's frames depend on (a new --crf re-renders the clips, not 200 photos), and
+#: what only a picture's does (a clip refuses these, so they cannot change one)
+CLIP_ONLY = frozenset({"temporal", "blend", "crf", "fps"})
+PICTURE_ONLY = frozenset({"print_size", "dpi", "bit_depth", "allow_huge", "tile", "working_size"})
 
 
 def _check_pattern(pattern: str, what: str) -> None:
@@ -180,12 +184,14 @@ class BatchSettings:
         return argv
 
     # ---------------------------------------------------------------- identity
-    def hashed_fields(self) -> dict:
-        """What decides the pixels, with every file named replaced by its content's sha256 (a
-        style moved or touched is the same style; one edited is not)."""
+    def hashed_fields(self, kind: str | None = None) -> dict:
+        """What decides the pixels of a ``kind`` of item ("picture", "clip"; None: both), with every
+        file named replaced by its content's sha256 (a style moved or touched is the same style;
+        one edited is not)."""
+        skip = NOT_HASHED | {"picture": CLIP_ONLY, "clip": PICTURE_ONLY}.get(kind, frozenset())
         out = {}
         for f in dataclasses.fields(self):
-            if f.name in NOT_HASHED:
+            if f.name in skip:
                 continue
             out[f.name] = getattr(self, f.name)
         out["styles"] = [_file_hash(s) for s in self.styles]
@@ -195,8 +201,8 @@ class BatchSettings:
         out["brushwork"] = __version__
         return out
 
-    def settings_hash(self) -> str:
-        """A sha256 of :meth:`hashed_fields`: equal in every process and on every machine that
-        sees the same style files."""
-        text = json.dumps(self.hashed_fields(), sort_keys=True, separators=(",", ":"), default=str)
+    def settings_hash(self, kind: str | None = None) -> str:
+        """A sha256 of :meth:`hashed_fields` for a ``kind`` of item: equal in every process and on
+        every machine that sees the same style files."""
+        text = json.dumps(self.hashed_fields(kind), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
