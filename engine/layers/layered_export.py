@@ -150,6 +150,9 @@ def export_layers(job: StyleJob, path: str | Path, options: ExportOptions = Expo
     if ctx is None:
         ctx = RunContext(resolve_device(job.device))
     method, figures = "given", {}
+    if render is not None and tuple(render.shape[:2]) != tuple(job.output_hw):
+        raise InputError(f"The render is {render.shape[1]}x{render.shape[0]} px but the job's output is "
+                         f"{job.output_hw[1]}x{job.output_hw[0]} px; render again at this size.")
     if render is None:
         picture = render_picture(job, options, ctx, on_event)
         render, method, figures = picture.pixels, picture.method, dict(picture.figures)

@@ -75,5 +75,4 @@ def write_ora(stack: LayerStack, path: Path, bit_depth: int = 8, dpi: float | No
         _png_entry(zf, "Thumbnails/thumbnail.png", thumb.shape[0], thumb.shape[1], PictureRows(thumb), None, 8, None, icc)
 
 
-
 __all__ = ["write_ora"]
