@@ -124,7 +124,12 @@ def own_render_job(job: StyleJob, region: Region) -> StyleJob | None:
     everywhere = torch.ones(job.content.shape[-2:])
     whole = Region(mask=everywhere, style=region.style, strength=region.strength, name=region.name,
                    keep_shape=region.keep_shape)
-    return job.with_(styles=(), regions=(whole,), gaps="content")
+    params = job.params
+    if getattr(params, "preview", False):  # a quick low-resolution picture nobody sees: only time
+        import dataclasses
+
+        params = dataclasses.replace(params, preview=False)
+    return job.with_(styles=(), regions=(whole,), gaps="content", params=params)
 
 
 __all__ = ["Rows", "PictureRows", "ResizedRows", "Layer", "LayerStack", "region_mask_rows", "region_name",
