@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..export import ExportOptions, MAX_OUTPUT_PIXELS, HugeOutputError, check_room, render_picture, srgb_profile, write_image
+from ..export import (MAX_OUTPUT_PIXELS, ExportOptions, HugeOutputError, check_output, check_room, render_picture,
+                      srgb_profile, write_image)
 from ..images import atomic_write
 from ..job import StyleJob
 from ..strategy import Event, Progress, RunContext
@@ -137,7 +138,6 @@ def export_layers(job: StyleJob, path: str | Path, options: ExportOptions = Expo
                   render: np.ndarray | None = None) -> LayersReport:
     """Render ``job`` (or take its finished ``render``, HxWx3 at ``options.bit_depth``) and write its layers
     to ``path``; ``flat_path`` also gets the flat picture. Atomic: a failure or cancel leaves no file."""
-    from ..export import check_output
     from ..runner import check_job, resolve_device
 
     start = time.perf_counter()
