@@ -10,6 +10,7 @@ On this 2-core machine the two nodes are up in 7-8 s and stopped in about 2 s.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,12 +104,19 @@ class TwoNodeCluster:
                 pass
             p.wait()
         self.stopped_s = time.perf_counter() - t
+        shutil.rmtree(self.temp, ignore_errors=True)
 
     def __enter__(self) -> str:
         try:
             return self.start()
         except BaseException:
-            self.stop()
+            self.procs, procs = [], self.procs  # its logs stay in self.temp, named in the error
+            for p in procs:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
             raise
 
     def __exit__(self, *exc) -> None:

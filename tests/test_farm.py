@@ -146,3 +146,13 @@ def test_ray_without_ray_is_a_clear_error(work, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'brushwork[farm]'" in err, err
     assert not (work / "out").exists()
+
+
+def test_ray_without_an_address_runs_a_private_ray_and_shuts_it_down(work):
+    code = cli.main(["batch", "in", "-s", "style.png", *STYLE_FLAGS, "-o", "out/", "--report", "report.json", "-q",
+                     "--ray"])
+    report = json.loads(Path("report.json").read_text())
+    assert code == 1 and [len(report["done"]), len(report["failed"])] == [4, 2], report
+    assert sorted(p.name for p in (work / "out").glob("*.png")) == sorted(Path(p).stem + "_universal.png"
+                                                                          for p in PICTURES)
+    assert not ray.is_initialized()  # shut down after the run

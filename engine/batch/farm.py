@@ -241,7 +241,8 @@ def connected(address: str | None) -> Iterator[object]:
         yield ray
         return
     if address in (None, "local"):
-        ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+        # "local": a new instance even where RAY_ADDRESS names a cluster
+        ray.init(address="local", include_dashboard=False, logging_level="WARNING", log_to_driver=False,
                  configure_logging=False)
     else:
         try:
