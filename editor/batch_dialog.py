@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
 
 from engine import params as params_mod
 from engine.batch import BatchSettings
-from engine.batch.run import BatchReport, ItemFinished, ItemStarted, local_executor, run_batch
+from engine.batch.run import BatchReport, ItemFinished, ItemStarted, ItemStep, local_executor, run_batch
 from engine.errors import BrushworkError, Cancelled
 from engine.images import tensor_to_pil
 from engine.registry import strategies
@@ -84,7 +84,8 @@ def look_settings(window, styles_dir: Path, output_folder: Path) -> tuple[BatchS
 
 
 class BatchRunner(ThreadRunner):
-    """Runs one batch on a thread; its signals arrive on the GUI thread. Cancel stops before the next item."""
+    """Runs one batch on a thread; its signals arrive on the GUI thread. Cancel stops the picture
+    in progress at its next step (or a clip at its next frame), and before the next one."""
 
     #: (items to render, items in all) once the current ones are known
     started = Signal(int, int)
@@ -107,6 +108,9 @@ class BatchRunner(ThreadRunner):
                 yield from local_executor(settings, [item], on_event, renderer)
 
     def _progress(self, event) -> None:
+        if isinstance(event, ItemStep) and self._cancel.is_set():
+            # raised inside the picture's render (at its next step or frame), whose temporary file goes with it
+            raise Cancelled("Batch stopped; the finished pictures are kept.")
         if isinstance(event, ItemStarted):
             self.started.emit(event.to_render, event.total)
         elif isinstance(event, ItemFinished):
@@ -227,7 +231,7 @@ class BatchDialog(QDialog):
     def stop(self) -> None:
         self.runner.cancel()
         self.stop_button.setEnabled(False)
-        self.log.appendPlainText("Stopping after the picture in progress…")
+        self.log.appendPlainText("Stopping…")
 
     def _started(self, to_render: int, total: int) -> None:
         self.bar.setRange(0, total)

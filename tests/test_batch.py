@@ -227,6 +227,14 @@ def test_the_editor_batches_a_folder_in_the_background(window, source, tmp_path,
     assert dialog.run()  # again: everything current is skipped
     qtbot.waitUntil(lambda: not dialog.runner.busy() and dialog.run_button.isEnabled(), timeout=60_000)
     assert "2 of 3 already done" in dialog.log.toPlainText()
+
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "styled").iterdir()}
+    window.strategy_panel.set_values({"alpha": 0.5})  # a new look: everything would render again
+    assert dialog.run()
+    dialog.stop()
+    qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=60_000)
+    assert "Stopped" in dialog.log.toPlainText()
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "styled").iterdir()} == before
     if os.environ.get("BRUSHWORK_SCREENSHOT_DIR"):
         dialog.grab().save(str(Path(os.environ["BRUSHWORK_SCREENSHOT_DIR"]) / "batch-dialog.png"))
     dialog.close()
