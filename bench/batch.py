@@ -95,9 +95,56 @@ def one_batch(folder: Path, out: Path, work: Path, threads: int, n: int) -> tupl
 
 
 def ray_half(args: argparse.Namespace, folder: Path, work: Path, local_per_picture: float) -> None:
-    """THE RAY HALF (engine/batch/farm.py's helper fills this in): the same batch with ``--ray`` on
-    a local two-node cluster against ``local_per_picture``, and the overhead per task."""
-    print("ray: not measured here (the farm half of this bench)")
+    """The same batch with ``--ray`` on a local two-node cluster (tests/ray_cluster.py: two
+    ``ray start`` processes, one CPU each, so two workers of one thread) against the local batch's
+    ``local_per_picture``; then Ray's overhead per task: one worker given one picture at a time,
+    the driver's round trip less the worker's own render time (inputs and results through Ray)."""
+    try:
+        import ray
+    except ImportError:
+        print("ray: not installed (pip install 'brushwork[farm]'); the farm half is skipped")
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from ray_cluster import TwoNodeCluster
+
+    from engine import cli
+    from engine.batch import farm
+    from engine.batch.command import settings_from_args
+    from engine.batch.inputs import expand_inputs
+
+    env = _env(work / "cache-ray", 1)
+    n = len(list(folder.iterdir()))
+    nodes = TwoNodeCluster(env)
+    with nodes as address:
+        print(f"two Ray nodes up in {nodes.started_s:.1f} s")
+        wall, _ = _run(["batch", str(folder), "-s", str(STYLE), *FLAGS, "-o", str(work / "out-ray") + "/",
+                        "--ray", address], env)
+        print(f"ray, two nodes x 1 CPU:  {wall / n:.2f} s a picture ({wall:.1f} s in all, joining and starting the "
+              f"workers included; local batch {local_per_picture:.2f}): {local_per_picture * n / wall:.2f}x")
+        import numpy as np
+        from PIL import Image
+
+        diffs = [np.abs(np.asarray(Image.open(p), np.int16) - np.asarray(Image.open(work / "out-ray" / p.name), np.int16)).max()
+                 for p in sorted((work / "out-batch").glob("*.png"))]
+        print(f"ray outputs against the local batch's: {len(diffs)} compared, largest difference {max(diffs)}/255")
+        settings = settings_from_args(cli.make_parser().parse_args(
+            ["batch", str(folder), "-s", str(STYLE), *FLAGS, "-o", str(work / "out-ray-tasks") + "/"]))
+        items = expand_inputs([str(folder)], settings)
+        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+        try:
+            pool = farm.Farm(ray, settings, workers=1)
+            overheads = []
+            for item in items:
+                t = time.perf_counter()
+                for _, refs in pool.run([("picture", item, ray.put(farm.Files.of([item.input])))]):
+                    result, _ = ray.get(refs[0])
+                overheads.append(time.perf_counter() - t - result.seconds)
+            pool.close()
+        finally:
+            ray.shutdown()
+        overheads.sort()
+        print(f"ray overhead per task (round trip less the worker's render, {len(overheads)} tasks one at a time): "
+              f"median {overheads[len(overheads) // 2] * 1000:.0f} ms, max {overheads[-1] * 1000:.0f} ms")
 
 
 def main() -> None:

@@ -34,7 +34,9 @@ class TwoNodeCluster:
     """``with TwoNodeCluster(env) as address:`` a head and a second node, stopped after."""
 
     def __init__(self, env: dict | None = None, cpus: int = 1) -> None:
-        self.env = {**(env or os.environ), "RAY_USAGE_STATS_ENABLED": "0"}
+        # token authentication off: a ~/.ray/auth_token left by another Ray on this machine turns it on for
+        # the head while `ray status` and the driver, not told, send none
+        self.env = {**(env or os.environ), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
         self.cpus = cpus
         self.procs: list[subprocess.Popen] = []
         self.temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short

@@ -148,7 +148,8 @@ def test_ray_without_ray_is_a_clear_error(work, monkeypatch, capsys):
     assert not (work / "out").exists()
 
 
-def test_ray_without_an_address_runs_a_private_ray_and_shuts_it_down(work):
+def test_ray_without_an_address_runs_a_private_ray_and_shuts_it_down(work, monkeypatch):
+    monkeypatch.setenv("HOME", str(work))  # Ray leaves a ~/.ray/auth_token behind: here, not in the user's home
     code = cli.main(["batch", "in", "-s", "style.png", *STYLE_FLAGS, "-o", "out/", "--report", "report.json", "-q",
                      "--ray"])
     report = json.loads(Path("report.json").read_text())

@@ -117,15 +117,14 @@ class FarmWorker:
     """One worker's state (a Ray actor wraps it): the renderer, and the shipped files under a
     scratch folder, each path the driver named mapped to a local one."""
 
-    def __init__(self, settings: BatchSettings, files: Files, driver: str) -> None:
+    def __init__(self, settings: BatchSettings, driver: str) -> None:
         self.refused = None if fingerprint() == driver else (
             f"a worker on {_node()} has {fingerprint()}, the driver {driver}: install the same Brushwork and weights "
             "on every node (see the README's cluster recipe)")
         self.scratch = Path(tempfile.mkdtemp(prefix="brushwork-farm-"))
         self.local: dict[str, str] = {}
-        self._unpack(files)
-        self.settings = self._localise(settings)
-        self.renderer = ItemRenderer(self.settings)
+        self.given = settings
+        self.renderer: ItemRenderer | None = None
         try:
             import ray
             import torch
@@ -133,6 +132,17 @@ class FarmWorker:
             torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
         except Exception:
             pass
+
+    def _ready(self, shared: Files) -> ItemRenderer:
+        """The renderer, made at the first task from the settings' files. They come with every task
+        (Ray caches them on the node), not with the constructor: a worker started again after its
+        process died takes its constructor's arguments from the object store, where they may be
+        gone (ray-project/ray#53727)."""
+        if self.renderer is None:
+            self._unpack(shared)
+            self.settings = self._localise(self.given)
+            self.renderer = ItemRenderer(self.settings)
+        return self.renderer
 
     def _unpack(self, files: Files) -> None:
         for path, data in files.data:
@@ -188,9 +198,10 @@ class FarmWorker:
         """None when this worker renders what the driver would; else why not."""
         return self.refused
 
-    def picture(self, item: BatchItem, files: Files) -> tuple[ItemResult | Failure, RenderedOn]:
+    def picture(self, item: BatchItem, files: Files, shared: Files) -> tuple[ItemResult | Failure, RenderedOn]:
+        renderer = self._ready(shared)
         local = self._local_item(item, files)
-        outcome = self.renderer.try_render(local)
+        outcome = renderer.try_render(local)
         shutil.rmtree(Path(self.local.pop(item.input)).parent, ignore_errors=True)  # a clip's stays for its chunks
         if isinstance(outcome, ItemResult):
             outcome = dataclasses.replace(outcome, item=item)
@@ -198,17 +209,18 @@ class FarmWorker:
             outcome = outcome.replace(local.input, item.input)
         return outcome, RenderedOn(_node(), os.getpid())
 
-    def chunk(self, item: BatchItem, files: Files, chunk, encoded: bool):
+    def chunk(self, item: BatchItem, files: Files, chunk, encoded: bool, shared: Files):
         """One chunk of a clip (engine.video.chunks.render_chunk) as two returns: (the reason it
         failed or None, where it ran), then its frames (None if it failed). The frames stay in the
         object store until the driver writes them, one chunk at a time."""
         from ..cli import clip_setup
         from ..video.chunks import render_chunk
 
+        renderer = self._ready(shared)
         local = self._local_item(item, files)
         where = RenderedOn(_node(), os.getpid())
         try:
-            job, options, ctx = clip_setup(self.renderer._args(local, local.output))
+            job, options, ctx = clip_setup(renderer._args(local, local.output))
             return (None, where), render_chunk(job, local.input, chunk, options, ctx, encoded)
         except Cancelled:
             raise
@@ -218,7 +230,8 @@ class FarmWorker:
             return (f"{type(exc).__name__}: {exc}".replace(local.input, item.input), where), None
 
     def close(self) -> None:
-        self.renderer.close()
+        if self.renderer is not None:
+            self.renderer.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -273,9 +286,10 @@ class Farm:
         count, shape = worker_shape(ray)
         count = workers or count
         remote = ray.remote(**shape, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(FarmWorker)
-        files = Files.of(settings_files(settings))
+        #: the settings' files, passed with every task (see FarmWorker._ready)
+        self.shared = ray.put(Files.of(settings_files(settings)))
         driver = fingerprint()
-        self.actors = [remote.remote(settings, files, driver) for _ in range(count)]
+        self.actors = [remote.remote(settings, driver) for _ in range(count)]
         try:
             refusals = ray.get([a.check.remote() for a in self.actors])
         except ray.exceptions.RayError as exc:
@@ -307,8 +321,8 @@ class Farm:
             while queue and idle:
                 unit, actor = queue.pop(0), idle.pop(0)
                 method = getattr(actor, unit[0])
-                refs = method.options(num_returns=2).remote(*unit[1:]) if unit[0] == "chunk" else \
-                    [method.remote(*unit[1:])]
+                refs = method.options(num_returns=2).remote(*unit[1:], self.shared) if unit[0] == "chunk" else \
+                    [method.remote(*unit[1:], self.shared)]
                 flying[refs[0]] = (unit, actor, refs)
             done, _ = ray.wait(list(flying), num_returns=1)
             unit, actor, refs = flying.pop(done[0])
