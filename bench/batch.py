@@ -17,6 +17,14 @@ the Ray half (:func:`ray_half`) adds the farm on a local two-node cluster. Not a
 Last run (2026-12-06, this 2-core CPU with other work at load 6.5-8, so wall-clock is stretched
 and CPU time is the steadier figure): batch 4.67 s a picture (CPU 2.51 s), one process per
 picture 10.03 s (CPU 5.39 s): 2.15x both ways.
+
+The Ray half, last run (2026-12-06, load 8, ``--threads 1 --skip-single``: at load 7 the local
+batch with 2 threads took 5.80 s a picture and with 1 thread 1.16 s, two threads fighting over busy
+cores): two Ray nodes up in 12.8 s; the 20 pictures on them (two one-CPU workers) 0.95 s a picture,
+19.0 s in all with joining and starting the workers, against 0.97 s (19.4 s) for the local batch,
+every output identical (0/255); Ray's overhead per task, one picture at a time on one worker:
+median 10 ms, max 253 ms. Two workers did not halve the time because the machine's two cores were
+already busy with other work.
 """
 
 from __future__ import annotations
