@@ -91,6 +91,12 @@ class OptimisationParams:
     # (textbook 0.887 / 0.922 / 0.871 / 0.893), the content figures all within the textbook's.
     content_weight: float = param(1.0, min=0.0, max=100.0, step=0.1, help="How strongly the picture keeps its content.")
     style_weight: float = param(40.0, min=0.0, max=10000.0, step=1.0, log=True, help="How strongly the texture follows the style.")
+    # 0 = the textbook's fixed weight. Over bench/sweep_pairs.txt's 30 pairs at 512 px the photo's own
+    # style loss (VGG16, classic layers) runs from 0.53 to 24.9, median ~1.2 (STYLE_GAP_REFERENCE): a
+    # fixed weight pulls 47x harder on one pair than another. 1 = the weight is per unit of that gap.
+    style_balance: float = param(0.0, min=0.0, max=1.0, step=0.1, advanced=True,
+                                 help="0 = the style weight as given; 1 = relative to how far the photo is from the "
+                                      "style, so a painting close to the photo pulls as hard as one far from it.")
     tv_weight: float = param(2.0, min=0.0, max=1000.0, step=0.5, help="Smoothness; raise it to suppress noise.")
     layers: Literal["classic", "fine", "coarse"] = param("classic", help="Which layers carry style: fine = small strokes, coarse = large shapes.")
     content_layer: Literal["preset", "relu3_3", "relu4_2"] = param("relu3_3", advanced=True, help=CONTENT_LAYER_HELP)
@@ -113,6 +119,21 @@ class ScheduleParams:
     scale_factor: float = param(1.414, min=1.1, max=2.0, step=0.05, help="Growth per scale; sqrt(2) is a good balance.")
     coarse_steps: int = param(40, min=1, max=2000, step=10, help="Steps at the coarsest scale, where the composition forms.")
     fine_steps: int = param(50, min=1, max=2000, step=5, help="Steps at each finer scale (detail only).")
+
+
+#: the photo's style loss at which style_balance leaves the weight as given: the median over
+#: bench/sweep_pairs.txt at 512 px (VGG16, classic layers, relu3_3 content), 1.18-1.65 either side
+STYLE_GAP_REFERENCE = 1.2
+
+
+def balanced_style_weight(objective: "StyleObjective", photo: torch.Tensor, weight: float, balance: float) -> float:
+    """``weight`` scaled by (reference / the photo's own style loss) ** ``balance``: how hard the style pulls
+    then depends less on how far this photo happens to be from this painting."""
+    if balance <= 0 or weight <= 0 or not objective.terms:
+        return weight
+    with torch.no_grad():
+        gap = objective.style_loss(objective.features(photo)).item()
+    return weight * (STYLE_GAP_REFERENCE / max(gap, 1e-6)) ** balance
 
 
 #: the content_layer choices on the distilled net, which taps only each block's first ReLU
@@ -292,16 +313,21 @@ class StyleObjective:
             feats = self.net(image.contiguous(memory_format=torch.channels_last), taps)
         return {k: v.float() for k, v in feats.items()}
 
-    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        feats = self.features(image)
-        c = content_loss(feats[self.content_layer], self.content_target)
-        s = image.new_zeros(())
+    def style_loss(self, feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The style terms' Gram loss, each layer and term weighted as the objective weighs them."""
+        s = next(iter(feats.values())).new_zeros(())
         total_w = sum(t.weight for t in self.terms) or 1.0
         for i, term in enumerate(self.terms):
             for layer in self.style_layers:
                 f = feats[layer]
                 m = self._mask(i, layer, tuple(f.shape[-2:]))
                 s = s + (term.weight / total_w) * gram_loss(gram(f, m), term.grams[layer]) / len(self.style_layers)
+        return s
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        feats = self.features(image)
+        c = content_loss(feats[self.content_layer], self.content_target)
+        s = self.style_loss(feats)
         tv = tv_loss(image)
         loss = self.content_weight * c + self.style_weight * s + self.tv_weight * tv
         figures = {"content": c.item(), "style": s.item(), "tv": tv.item()}
@@ -521,6 +547,8 @@ def coarse_to_fine(
                                    p.content_weight, p.style_weight if terms else 0.0, p.tv_weight, dtype=dtype,
                                    palette=palette, palette_weight=p.palette_weight, temporal=temporal,
                                    temporal_weight=prev.temporal_weight if prev is not None else 0.0)
+        objective.style_weight = balanced_style_weight(objective, content, objective.style_weight,
+                                                       getattr(p, "style_balance", 0.0))
         if image is not None:
             x0 = resize(image, hw)
         elif start is not None:
