@@ -51,6 +51,7 @@ def one_piece(clip48, style, tmp_path_factory):
 def test_chunks_cut_on_key_frames_and_warm_up_before(clip48):
     chunks = plan_chunks(clip48, 4)
     assert [c.first for c in chunks] == [0, 12, 24, 36]  # the key frames
+    assert [c.first for c in plan_chunks(clip48, 3)] == [0, 12, 36]  # the key frames nearest 16 and 32
     assert [c.count for c in chunks] == [12] * 4
     assert [c.warm for c in chunks] == [0, min(12, OVERLAP), OVERLAP, OVERLAP]
     assert chunks[-1].end_s is None and chunks[0].end_s == chunks[1].start_s == 1.0

@@ -28,13 +28,17 @@ from test_batch import LIMIT, PICTURES, STYLE_FLAGS, _pixels, source, work  # no
 from test_chunks import FRAMES, pan_clip, step_errors
 from test_video import read_clip
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'brushwork[farm]'): the farm cannot run")
-from engine.batch import farm  # noqa: E402
-from ray_cluster import NODES, TwoNodeCluster  # noqa: E402
+from engine.batch import farm
+from ray_cluster import TwoNodeCluster
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def ray():
+    return pytest.importorskip("ray", reason="Ray is not installed (pip install 'brushwork[farm]'): no cluster to run on")
+
+
+@pytest.fixture(scope="module")
+def cluster(ray):
     env = {**os.environ, "BRUSHWORK_MAX_IMAGE_PIXELS": LIMIT, "OMP_NUM_THREADS": "1"}
     if (SHARED / "weights").is_dir():
         env["BRUSHWORK_WEIGHTS_MIRROR"] = str(SHARED / "weights")
@@ -148,7 +152,7 @@ def test_ray_without_ray_is_a_clear_error(work, monkeypatch, capsys):
     assert not (work / "out").exists()
 
 
-def test_ray_without_an_address_runs_a_private_ray_and_shuts_it_down(work, monkeypatch):
+def test_ray_without_an_address_runs_a_private_ray_and_shuts_it_down(ray, work, monkeypatch):
     monkeypatch.setenv("HOME", str(work))  # Ray leaves a ~/.ray/auth_token behind: here, not in the user's home
     code = cli.main(["batch", "in", "-s", "style.png", *STYLE_FLAGS, "-o", "out/", "--report", "report.json", "-q",
                      "--ray"])

@@ -113,6 +113,19 @@ def item_files(settings: BatchSettings, item: BatchItem) -> list[str]:
     return files
 
 
+#: a worker's scratch folder in the node's temp folder: brushwork-farm-<pid>-<random>
+SCRATCH_PREFIX = "brushwork-farm-"
+
+
+def _sweep_dead_scratch() -> None:
+    """Remove the scratch folders of workers whose process is gone (killed: nothing ran their
+    close), so a node's temp folder does not fill with inputs over restarts."""
+    for folder in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*-*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class FarmWorker:
     """One worker's state (a Ray actor wraps it): the renderer, and the shipped files under a
     scratch folder, each path the driver named mapped to a local one."""
@@ -121,7 +134,8 @@ class FarmWorker:
         self.refused = None if fingerprint() == driver else (
             f"a worker on {_node()} has {fingerprint()}, the driver {driver}: install the same Brushwork and weights "
             "on every node (see the README's cluster recipe)")
-        self.scratch = Path(tempfile.mkdtemp(prefix="brushwork-farm-"))
+        _sweep_dead_scratch()
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         self.local: dict[str, str] = {}
         self.given = settings
         self.renderer: ItemRenderer | None = None
