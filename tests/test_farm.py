@@ -164,3 +164,12 @@ def test_ray_without_an_address_runs_a_private_ray_and_shuts_it_down(ray, work, 
     assert sorted(p.name for p in (work / "out").glob("*.png")) == sorted(Path(p).stem + "_universal.png"
                                                                           for p in PICTURES)
     assert not ray.is_initialized()  # shut down after the run
+
+
+def test_an_address_where_nothing_answers_is_a_clear_error_at_once(ray, work, capsys):
+    from ray_cluster import _free_port
+
+    code = cli.main(["batch", "in", "-s", "style.png", *STYLE_FLAGS, "-o", "out/", "-q", "--ray",
+                     f"127.0.0.1:{_free_port()}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Nothing answers at 127.0.0.1:" in err and "ray start --head" in err, err

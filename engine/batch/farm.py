@@ -258,6 +258,25 @@ def _node() -> str:
         return os.uname().nodename
 
 
+#: seconds to wait for a cluster's head to answer before saying it does not (Ray itself retries for minutes)
+CONNECT_TIMEOUT = 10
+
+
+def check_reachable(address: str) -> None:
+    """A FarmError now when nothing answers at a HOST:PORT address, rather than Ray's minutes of
+    retries; 'auto' and ray:// addresses are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise FarmError(f"Nothing answers at {address} ({exc.strerror or exc}): start the cluster's head there "
+                        "(ray start --head --port=PORT) or give its address.") from None
+
+
 @contextmanager
 def connected(address: str | None) -> Iterator[object]:
     """Ray, joined to the cluster at ``address`` ('auto': the one this machine belongs to), or a
@@ -272,11 +291,12 @@ def connected(address: str | None) -> Iterator[object]:
         ray.init(address="local", include_dashboard=False, logging_level="WARNING", log_to_driver=False,
                  configure_logging=False)
     else:
+        check_reachable(address)
         try:
             ray.init(address=address, logging_level="WARNING", log_to_driver=False, configure_logging=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise FarmError(f"Cannot join the Ray cluster at {address}: {exc}. Start one (ray start --head) or "
-                            "give its address (HEAD:6379, or auto on a node of it).") from None
+            raise FarmError(f"Cannot join the Ray cluster at {address}: {str(exc).rstrip('.')}. Start one (ray start "
+                            "--head) or give its address (HEAD:6379, or auto on a node of it).") from None
     try:
         yield ray
     finally:
