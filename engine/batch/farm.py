@@ -355,13 +355,20 @@ class Farm:
             while queue and idle:
                 unit, actor = queue.pop(0), idle.pop(0)
                 method = getattr(actor, unit[0])
-                refs = method.options(num_returns=2).remote(*unit[1:], self.shared) if unit[0] == "chunk" else \
-                    [method.remote(*unit[1:], self.shared)]
+                args = [a() if callable(a) else a for a in unit[1:]]  # inputs read as they go out
+                refs = method.options(num_returns=2).remote(*args, self.shared) if unit[0] == "chunk" else \
+                    [method.remote(*args, self.shared)]
                 flying[refs[0]] = (unit, actor, refs)
             done, _ = ray.wait(list(flying), num_returns=1)
             unit, actor, refs = flying.pop(done[0])
             idle.append(actor)
             yield unit, refs
+
+
+def _once(make):
+    """``make()``'s value, made at the first call and kept."""
+    kept = []
+    return lambda: kept[0] if kept else kept.append(make()) or kept[0]
 
 
 def make_executor(address: str | None):
@@ -386,7 +393,8 @@ def farm_executor(ray, settings: BatchSettings, items: Sequence[BatchItem], on_e
         units: list[tuple] = []
         clips: dict[BatchItem, dict] = {}
         for item in items:
-            files = ray.put(Files.of(item_files(settings, item)))
+            # an item's files go into the object store when its first task goes out, once per clip
+            files = _once(lambda item=item: ray.put(Files.of(item_files(settings, item))))
             if item.kind == "picture":
                 units.append(("picture", item, files))
                 continue
@@ -400,11 +408,15 @@ def farm_executor(ray, settings: BatchSettings, items: Sequence[BatchItem], on_e
             units += [("chunk", item, files, c, encoded) for c in chunks]
         for unit, refs in farm.run(units):
             item = unit[1]
-            if unit[0] == "picture":
-                outcome, where = ray.get(refs[0])
-            else:
-                (outcome, where), outcome_ref = ray.get(refs[0]), refs[1]
-            if on_event is not None:
+            try:
+                if unit[0] == "picture":
+                    outcome, where = ray.get(refs[0])
+                else:
+                    (outcome, where), outcome_ref = ray.get(refs[0]), refs[1]
+            except ray.exceptions.RayError as exc:  # its worker died more often than Ray restarts it
+                outcome, where = (f"The worker rendering it was lost and not restarted ({type(exc).__name__}); "
+                                  "run the batch again to render it."), None
+            if on_event is not None and where is not None:
                 on_event(item, where)
             if unit[0] == "picture":
                 yield item, outcome
