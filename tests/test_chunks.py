@@ -56,7 +56,9 @@ def test_chunks_cut_on_key_frames_and_warm_up_before(clip48):
     assert [c.warm for c in chunks] == [0, min(12, OVERLAP), OVERLAP, OVERLAP]
     assert chunks[-1].end_s is None and chunks[0].end_s == chunks[1].start_s == 1.0
     # a clip with fewer key frames than chunks asked for is cut between them
-    assert [c.first for c in plan_chunks(clip48, 8)] == [0, 6, 12, 18, 24, 30, 36, 42]
+    assert [c.first for c in plan_chunks(clip48, 8, overlap=4)] == [0, 6, 12, 18, 24, 30, 36, 42]
+    # never a chunk shorter than its warm-up: 64 workers' worth of chunks is still 4
+    assert len(plan_chunks(clip48, 128)) == FRAMES // OVERLAP
 
 
 def test_a_clip_in_chunks_is_the_one_piece_clip_without_a_seam(clip48, one_piece, style, tmp_path):

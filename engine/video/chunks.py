@@ -93,9 +93,9 @@ def frame_times(clip: Clip) -> tuple[list[float], list[bool]]:
 
 def plan_chunks(source: str | Path, parts: int, overlap: int = OVERLAP, fps: float | None = None,
                 most: int = CHUNK_FRAMES) -> tuple[Chunk, ...]:
-    """Cut the clip at ``source`` into about ``parts`` chunks (more where one would pass ``most``
-    frames), cut on the key frames nearest even shares; each chunk warms up on the ``overlap``
-    frames before it.
+    """Cut the clip at ``source`` into about ``parts`` chunks (fewer where one would be shorter
+    than ``overlap`` frames, more where one would pass ``most``), cut on the key frames nearest
+    even shares; each chunk warms up on the ``overlap`` frames before it.
     A clip with too few key frames for that is cut between them: the frames from the key frame
     before a chunk's warm-up to it are decoded and dropped (decoding is a small share of a frame's
     stylisation)."""
@@ -104,7 +104,8 @@ def plan_chunks(source: str | Path, parts: int, overlap: int = OVERLAP, fps: flo
     n = len(times)
     if n == 0:
         raise InputError(f"{source} has no frames; nothing to render.")
-    parts = max(1, min(parts, n), -(-n // most))
+    # a chunk is at least ``overlap`` frames long, so warming up never more than doubles its work
+    parts = max(1, min(parts, n // max(1, overlap)), -(-n // most))
     cuts = [i for i in range(1, n) if keys[i]]
     if len(cuts) < parts - 1:
         cuts = list(range(1, n))
