@@ -24,7 +24,7 @@ over the whole picture):
 
 numpy's peak grows by 73 MB over the flat export (one 6000x4002 8-bit picture: 72 MB) for PSD and
 ORA, 147 MB for TIFF (tifffile's strip buffers); peak RSS by 0.6-0.8 GB (torch's allocator after
-three tiled renders), not by the 4 layers' 384 MB of pixels (1.2 GB with alpha at 16 bits).
+three tiled renders), not by the 4 layers' 384 MB of pixels with alpha (768 MB at 16 bits).
 """
 
 from __future__ import annotations
