@@ -8,11 +8,10 @@ moved into place, so a cancel or a failure leaves nothing behind.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox, QSpinBox, QWidget
 
 from engine.errors import BrushworkError, Cancelled
@@ -22,6 +21,7 @@ from engine.video import ClipInfo, FrameDone, VideoOptions, check_video_output, 
 
 from .jobs import explain
 from .save_path import SavePathField
+from .thread_runner import ThreadRunner
 
 VIDEO_OUTPUT_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm)"
 
@@ -98,7 +98,7 @@ class VideoExportDialog(QDialog):
         super().accept()
 
 
-class VideoExportRunner(QObject):
+class VideoExportRunner(ThreadRunner):
     """Runs one clip export on a thread; signals arrive on the GUI thread."""
 
     #: frames written, frames expected (0 when the container does not say)
@@ -108,26 +108,8 @@ class VideoExportRunner(QObject):
     failed = Signal(str, str)
     cancelled = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self, settings: VideoExportSettings, job: StyleJob, source: Path) -> None:
-        self._cancel.clear()
-        self._thread = threading.Thread(target=self._run, args=(settings, job, source), daemon=True,
-                                        name="brushwork-video-export")
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._start(self._run, (settings, job, source), "brushwork-video-export")
 
     def _run(self, s: VideoExportSettings, job: StyleJob, source: Path) -> None:
         from engine.runner import resolve_device
