@@ -10,7 +10,10 @@ because a LiteRT interpreter is not safe to call from two threads at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +52,36 @@ class TFLiteModel:
                     for d in self.interpreter.get_output_details()}
 
 
+#: what LiteRT's C++ logger writes to the process's stderr whenever an interpreter is made: in the
+#: middle of the command line's progress bar, and nothing a user can act on
+DELEGATE_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+
+
+@contextlib.contextmanager
+def _quiet_delegate_notice():
+    """Hold file descriptor 2 while an interpreter is made, then write back all but DELEGATE_NOTICE.
+
+    The notice comes from C++ (no Python logger or environment variable turns it off), so only the
+    descriptor can catch it; anything else written meanwhile (another thread's error) comes back."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (a GUI started without a console): nothing to quieten
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            rest = b"".join(line for line in held.readlines() if not line.startswith(DELEGATE_NOTICE))
+            if rest:
+                os.write(2, rest)
+
+
 _cache: dict[tuple[str, float, int], TFLiteModel] = {}
 _cache_lock = threading.Lock()
 
@@ -79,8 +112,9 @@ def load(weight_name: str, what: str, weights_dir: str | os.PathLike | None = No
         model = _cache.get(key)
         if model is None:
             try:
-                interpreter = Interpreter(model_path=str(path), num_threads=THREADS)
-                interpreter.allocate_tensors()
+                with _quiet_delegate_notice():
+                    interpreter = Interpreter(model_path=str(path), num_threads=THREADS)
+                    interpreter.allocate_tensors()
             except Exception as exc:  # LiteRT raises ValueError/RuntimeError on a bad flatbuffer
                 entry = weights.load_manifest()[weight_name]
                 raise WeightsError(f"The {what} model {path} cannot be loaded ({exc}). "
