@@ -8,11 +8,10 @@ file behind.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLabel, QMessageBox, QRadioButton, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
@@ -23,6 +22,7 @@ from engine.strategy import Progress, RunContext
 
 from .jobs import explain
 from .save_path import SavePathField
+from .thread_runner import ThreadRunner
 
 #: (label, suffix, bit depth)
 FORMATS = (("PNG 8-bit", ".png", 8), ("PNG 16-bit", ".png", 16), ("TIFF 16-bit", ".tif", 16),
@@ -186,7 +186,7 @@ class ExportDialog(QDialog):
                               getattr(self, "_allow_huge", False))
 
 
-class ExportRunner(QObject):
+class ExportRunner(ThreadRunner):
     """Runs one export on a thread; signals arrive on the GUI thread."""
 
     progressed = Signal(int, int, str)
@@ -194,23 +194,9 @@ class ExportRunner(QObject):
     failed = Signal(str, str)
     cancelled = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
     def start(self, settings: ExportSettings, image, job: StyleJob | None) -> None:
         """Write ``image`` if it already has the size asked for, else re-render ``job`` at that size."""
-        self._cancel.clear()
-        self._thread = threading.Thread(target=self._run, args=(settings, image, job), daemon=True, name="brushwork-export")
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._start(self._run, (settings, image, job), "brushwork-export")
 
     def _run(self, s: ExportSettings, image, job: StyleJob | None) -> None:
         try:
