@@ -1,6 +1,6 @@
 """Video: speed and temporal consistency of the instant strategies on two made clips.
 
-    .venv/bin/python bench/video.py [--threads 2] [--size 512] [--frames 24] [--quick]
+    .venv/bin/python bench/video.py [--threads 2] [--size 512] [--frames 24] [--quick] [--profile]
 
 Clips (made here from a real photo, H.264 at CRF 10): ``pan`` moves the crop window 3 px a
 frame (at 512 px; scaled with --size); ``occluder`` adds a red square crossing the panning
@@ -15,7 +15,9 @@ adain), with temporal on and off, each rendered through engine.video.render_vide
 
 Targets (issue 17): temporal error on <= 0.5 x off, at a style figure within 10% of off's;
 universal and adain at >= 5 fps at 512 px. A strip (input / off / on, six frames) per clip and
-strategy goes to --out. --quick: 128 px, 8 frames, to prove it runs. Not a test: it prints.
+strategy goes to --out. --quick: 128 px, 8 frames, to prove it runs. --profile: CPU ms a frame
+per stage of universal's pan (encoders, decoders, WCT, palette, flow, blend; the rest is decoding
+and encoding the clip). Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -136,6 +138,41 @@ def strip(inputs, off, on, path: Path) -> None:
     Image.fromarray(np.concatenate(rows, 0)).save(path)
 
 
+def where_time_goes(name: str, style, clip: Path, frames: int) -> None:
+    """CPU ms a frame per stage of ``name``'s temporal-on render of ``clip`` (process time: the
+    machine is shared, and wall time stretches with the load; torch's own threads included)."""
+    import plugins.universal as U
+    from engine.video import temporal as T
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(owner, attr: str, label: str) -> None:
+        fn = getattr(owner, attr)
+
+        def wrapper(*a, **k):
+            t = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent.setdefault(label, []).append(time.process_time() - t)
+        setattr(owner, attr, wrapper)
+
+    for owner, attr, label in ((U, "encode", "encoders"), (U, "decode", "decoders"), (U, "take_palette", "palette"),
+                               (U, "moments", "content moments"), (U, "transform", "WCT transforms (eigh)"),
+                               (U, "apply", "WCT apply"), (T.Motion, "step", "flow (DIS, half size)"),
+                               (T, "restore_detail", "blend: detail"), (T.TemporalBlender, "steady", "blend: colour")):
+        timed(owner, attr, label)
+    first = read_frames(clip)[0]
+    t = time.process_time()
+    with tempfile.TemporaryDirectory() as d:
+        render_video(make_job(name, style, first), clip, Path(d) / "p.mp4", VideoOptions(temporal=True))
+    total = (time.process_time() - t) / frames * 1000
+    print(f"\nwhere a {name} frame's CPU time goes (ms a frame, {os.getloadavg()[0]:.1f} load): total {total:.0f}")
+    for label, ts in sorted(spent.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {label:24s} {sum(ts) / frames * 1000:7.1f}")
+    print(f"  {'other (decode, encode, ...)':24s} {total - sum(map(sum, spent.values())) / frames * 1000:7.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -144,6 +181,7 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--quick", action="store_true", help="128 px, 8 frames")
     ap.add_argument("--out", default=str(ROOT / "out" / "bench_video"))
+    ap.add_argument("--profile", action="store_true", help="also print where universal's frame time goes (pan clip)")
     args = ap.parse_args()
     if args.quick:
         args.size, args.frames = 128, 8
@@ -178,6 +216,8 @@ def main() -> None:
                     failures.append(f"{clip_name}/{name}: style figure {s_on / s_off:.3f} of per-frame's, off by > 10%")
                 if args.size >= 512 and fps_on < 5:
                     failures.append(f"{clip_name}/{name}: {fps_on:.2f} fps at {args.size} px < 5")
+        if args.profile and "universal" in names:
+            where_time_goes("universal", style, tmp / "pan.mp4", args.frames)
     print(f"\nstrips (input / per-frame / temporal) in {out}")
     print("targets: " + ("all met" if not failures else "; ".join(failures)))
 
