@@ -140,9 +140,10 @@ def strip(inputs, off, on, path: Path) -> None:
 
 def where_time_goes(name: str, style, clip: Path, frames: int) -> None:
     """CPU ms a frame per stage of ``name``'s temporal-on render of ``clip`` (process time: the
-    machine is shared, and wall time stretches with the load; torch's own threads included)."""
+    machine is shared, and wall time stretches with the load; torch's own threads included). The
+    flow runs in line here, so no stage's figure holds another's; runs after the timed ones."""
     import plugins.universal as U
-    from engine.video import temporal as T
+    from engine.video import render as R, temporal as T
 
     spent: dict[str, list[float]] = {}
 
@@ -162,6 +163,12 @@ def where_time_goes(name: str, style, clip: Path, frames: int) -> None:
                                (U, "apply", "WCT apply"), (T.Motion, "step", "flow (DIS, half size)"),
                                (T, "restore_detail", "blend: detail"), (T.TemporalBlender, "steady", "blend: colour")):
         timed(owner, attr, label)
+    class Inline:  # the flow in line, not beside the nets: process time would count it twice
+        def submit(self, fn, *a):
+            done = fn(*a)
+            return type("Done", (), {"result": lambda _: done})()
+
+    R._flow_thread = Inline()
     first = read_frames(clip)[0]
     t = time.process_time()
     with tempfile.TemporaryDirectory() as d:
