@@ -4,7 +4,11 @@ Nothing in this package imports Qt, the editor or a plugin; strategies are found
 entry points (see :mod:`engine.registry`).
 """
 
-from .blas import numpy_blas_single_thread
+from .openmp import passive_openmp_wait
+
+passive_openmp_wait()  # before anything imports torch
+
+from .blas import numpy_blas_single_thread  # noqa: E402
 
 numpy_blas_single_thread()
 
