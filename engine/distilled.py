@@ -53,12 +53,19 @@ def _fused_conv_relu():
 _CONV_RELU = _fused_conv_relu()
 
 
+def _tracing() -> bool:
+    """An ONNX export or a trace records the graph: it must see a convolution and a ReLU, which
+    every runtime has, not oneDNN's private fused op (ONNX has no such operator)."""
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
 def conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """``relu(conv(x))`` for inference, one oneDNN call on a CPU: the ReLU rides on the
     convolution's output instead of a second pass over memory (512 px video frames, 1 thread:
     1.2-2x faster per layer, bit-identical; the separate in-place ReLUs were a tenth of
     universal's net time)."""
-    if _CONV_RELU is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16):
+    if (_CONV_RELU is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+            and not _tracing()):
         return _CONV_RELU(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation),
                           conv.groups, "relu", [], "")
     return conv(x).relu_()
@@ -139,7 +146,7 @@ def upsample2x(x: torch.Tensor, mode: str) -> torch.Tensor:
     the same smooth input."""
     if mode == "nearest":
         return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
-    if mode.startswith("bicubic"):
+    if mode.startswith("bicubic") and not _tracing():  # an ONNX graph keeps interpolate's Resize op
         return _bicubic2x(x, mode.endswith("-sharp"))
     near = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
     smooth = nn.functional.interpolate(x, scale_factor=2, mode=mode.removesuffix("-sharp"), align_corners=False)

@@ -135,7 +135,10 @@ def test_ctrl_c_keeps_finished_outputs_and_a_manifest_to_resume_from(work):
         (work / "in" / (Path(name).stem + ".png")).unlink()
     proc = subprocess.Popen([sys.executable, "-m", "engine", "batch", "in", "-s", "style.png", *STYLE_FLAGS,
                              "-o", "out/", "-q"], cwd=work, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # Ctrl+C as a terminal delivers it, even where this test runs in the
+                            # background (a shell starts background jobs with SIGINT ignored)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out = work / "out"
     deadline = time.monotonic() + 240
     while not (out.is_dir() and any(p.suffix == ".png" and not p.name.startswith(".") for p in out.iterdir())):
