@@ -86,6 +86,7 @@ class StageClock:
 
 
 def live(size: int, threads: int = 2) -> None:
+    import engine  # noqa: F401  (before torch: its OpenMP policy, engine.openmp, as the editor runs)
     import torch
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QMouseEvent

@@ -31,10 +31,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import engine  # noqa: E402,F401  (before torch: its OpenMP policy, engine.openmp, as the product runs)
+import torch  # noqa: E402
 SAMPLES = ROOT.parent / "shared" / "images" / "samples"
 os.environ.setdefault("BRUSHWORK_WEIGHTS_MIRROR", str(ROOT.parent / "shared" / "weights"))
 
