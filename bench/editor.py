@@ -25,6 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import engine  # noqa: E402,F401  (before torch: its OpenMP policy, engine.openmp, as the editor runs)
 
 
 def _mouse(view, kind, scene_pt, button=None):
@@ -86,7 +87,6 @@ class StageClock:
 
 
 def live(size: int, threads: int = 2) -> None:
-    import engine  # noqa: F401  (before torch: its OpenMP policy, engine.openmp, as the editor runs)
     import torch
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QMouseEvent
