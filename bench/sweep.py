@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N pairs that have textbook figures")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--results", default=str(ROOT / "out" / "sweep.tsv"))
+    ap.add_argument("--results", default=str(Path(__file__).with_name("sweep_results.tsv")),
+                    help="rows appended here (kept with the bench: each costs a minute of CPU)")
     ap.add_argument("--out", default=str(ROOT / "out" / "sweep"), help="the pictures")
     ap.add_argument("--new-only", action="store_true",
                     help="skip the pairs --results already has for these settings (run while the table grows)")
