@@ -197,3 +197,37 @@ def test_coarse_scales_measure_what_the_output_measures():
     assert layers_at_scale(vgg, *classic, 4.0) == (classic[0][:-2], "relu2_2")
     fine = layers_for("vgg16", "fine")
     assert layers_at_scale(vgg, *fine, 64.0) == (("relu1_1",), "relu1_2")  # never empty
+
+
+def test_style_balance_weighs_the_style_by_the_photos_own_distance_from_it(content, style):
+    """style_balance 1: the weight is per unit of the photo's own style loss (STYLE_GAP_REFERENCE
+    = as given), so a painting far from the photo pulls no harder than a near one; 0: as given."""
+    from engine.optimise import STYLE_GAP_REFERENCE, balanced_style_weight
+
+    photo = resize_long_edge(content, 96)
+    far, near = _objective(photo, style), _objective(photo, resize_long_edge(content, 128))
+    gaps = []
+    for objective in (far, near):
+        with torch.no_grad():
+            gap = objective.style_loss(objective.features(photo)).item()
+        gaps.append(gap)
+        assert balanced_style_weight(objective, photo, 40.0, 0.0) == 40.0
+        assert balanced_style_weight(objective, photo, 40.0, 1.0) == pytest.approx(40.0 * STYLE_GAP_REFERENCE / gap)
+        assert balanced_style_weight(objective, photo, 40.0, 0.5) == pytest.approx(
+            40.0 * (STYLE_GAP_REFERENCE / gap) ** 0.5)
+    assert gaps[0] > 3 * gaps[1]  # the painting is far from the photo, the photo's own larger copy near
+    assert balanced_style_weight(far, photo, 40.0, 1.0) < balanced_style_weight(near, photo, 40.0, 1.0) / 3
+
+
+def test_style_balance_reaches_the_optimisation(content, style, monkeypatch):
+    """coarse_to_fine applies the balanced weight at every scale."""
+    import engine.optimise as optimise
+
+    seen = []
+    real = optimise.balanced_style_weight
+    monkeypatch.setattr(optimise, "balanced_style_weight",
+                        lambda *a: seen.append(a[3]) or real(*a))
+    job = make_job(resize_long_edge(content, 96), [style], "multiscale", start_size=64, coarse_steps=1,
+                   fine_steps=1, style_balance=1.0, init="content")
+    run_job(job)
+    assert seen and all(b == 1.0 for b in seen)
