@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gatys import ROOT, job_for, whole_figures  # noqa: E402
+from gatys import ROOT  # noqa: E402
 from gatys_sweep import verdict  # noqa: E402
-from textbook import TRAIN, read_pairs, read_table  # noqa: E402
+from textbook import read_pairs, read_table, run_pair  # noqa: E402
 
-from engine.images import load_image, save_image  # noqa: E402
+from engine.images import save_image  # noqa: E402
 from engine.params import parse_assignments  # noqa: E402
-from engine.runner import run_job  # noqa: E402
 
 
 def tenth(values: list[float], worst_is_low: bool) -> float:
@@ -71,13 +69,7 @@ def main() -> None:
             return
     dgram, colours, dcontent, dtime, passes = [], [], [], [], 0
     for content_name, style_name in pairs:
-        content = load_image(TRAIN / "content" / content_name)
-        style = load_image(TRAIN / "style" / style_name)
-        job, _ = job_for(args.strategy, values, content, style, style, args.size)
-        wall, cpu = time.perf_counter(), time.process_time()
-        image = run_job(job).image
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        gram, colour, dist = whole_figures(image, content, style)
+        image, wall, cpu, gram, colour, dist = run_pair(args.strategy, values, content_name, style_name, args.size)
         save_image(image, out / f"{Path(content_name).stem}__{label}.png")
         with results.open("a") as f:
             f.write(f"{args.strategy}\t{label}\t{content_name}\t{style_name}\t{wall:.1f}\t{cpu:.1f}\t{gram:.4f}\t"

@@ -57,6 +57,17 @@ def read_table(path: Path = TABLE) -> dict[tuple[str, str], dict[str, float]]:
     return out
 
 
+def run_pair(strategy: str, values: dict, content_name: str, style_name: str, size: int):
+    """One training pair through ``strategy``: (picture, wall s, CPU s, gram, colour, content)."""
+    content = load_image(TRAIN / "content" / content_name)
+    style = load_image(TRAIN / "style" / style_name)
+    job, _ = job_for(strategy, values, content, style, style, size)
+    wall, cpu = time.perf_counter(), time.process_time()
+    image = run_job(job).image
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return (image, wall, cpu, *whole_figures(image, content, style))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--regenerate", action="store_true", help=f"draw {PAIRS_FILE.name} afresh (seed {SEED})")
@@ -84,13 +95,8 @@ def main() -> None:
     for content_name, style_name in read_pairs():
         if (content_name, style_name) in done:
             continue
-        content = load_image(TRAIN / "content" / content_name)
-        style = load_image(TRAIN / "style" / style_name)
-        job, _ = job_for("gatys", {**TEXTBOOK, "steps": args.steps}, content, style, style, args.size)
-        wall, cpu = time.perf_counter(), time.process_time()
-        image = run_job(job).image
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        gram, colour, dist = whole_figures(image, content, style)
+        image, wall, cpu, gram, colour, dist = run_pair("gatys", {**TEXTBOOK, "steps": args.steps}, content_name,
+                                                       style_name, args.size)
         save_image(image, out / f"{Path(content_name).stem}__{Path(style_name).stem}.png")
         with table.open("a") as f:
             f.write(f"{content_name}\t{style_name}\t{wall:.1f}\t{cpu:.1f}\t{gram:.4f}\t{colour:.4f}\t{dist:.4f}\n")
