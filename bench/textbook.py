@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/textbook.py --regenerate      # draw bench/sweep_pairs.txt (seed 2027, 30 pairs)
     nice .venv/bin/python bench/textbook.py --threads 1  # fill bench/textbook_table.tsv, pair by pair
+    nice .venv/bin/python bench/textbook.py --shard 1/2  # (and --shard 0/2 beside it: one process a core)
 
 The textbook run is Gatys on VGG16, float32, 300 L-BFGS iterations from the photo, 512 px (bench/gatys.py's
 TEXTBOOK): 7-9 minutes a pair on this CPU, so the table is filled in the background across sessions. Each
@@ -75,6 +76,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--limit", type=int, default=0, help="stop after this many new pairs (0: all)")
+    ap.add_argument("--shard", default="0/1", help="K/N: run only the pairs whose index is K modulo N, so N "
+                    "processes (one a core) can share the table")
     ap.add_argument("--out", default=str(ROOT / "out" / "textbook"), help="the textbook pictures (not committed)")
     ap.add_argument("--table", default=str(TABLE), help="where the figures go (a quick trial: elsewhere)")
     args = ap.parse_args()
@@ -92,13 +95,14 @@ def main() -> None:
         table.write_text("\t".join(COLUMNS) + "\n")
     done = read_table(table)
     new = 0
-    for content_name, style_name in read_pairs():
-        if (content_name, style_name) in done:
+    k, n = (int(v) for v in args.shard.split("/"))
+    for index, (content_name, style_name) in enumerate(read_pairs()):
+        if index % n != k or (content_name, style_name) in done:
             continue
         image, wall, cpu, gram, colour, dist = run_pair("gatys", {**TEXTBOOK, "steps": args.steps}, content_name,
                                                        style_name, args.size)
         save_image(image, out / f"{Path(content_name).stem}__{Path(style_name).stem}.png")
-        with table.open("a") as f:
+        with table.open("a") as f:  # one short write in append mode: shards never interleave within a line
             f.write(f"{content_name}\t{style_name}\t{wall:.1f}\t{cpu:.1f}\t{gram:.4f}\t{colour:.4f}\t{dist:.4f}\n")
         print(f"{content_name} / {style_name}: {wall:.0f} s wall, {cpu:.0f} s CPU, gram {gram:.3f}, "
               f"colour {colour:.3f}, content {dist:.3f}", flush=True)
