@@ -160,6 +160,7 @@ def main() -> None:
     ap.add_argument("--regenerate", action="store_true", help="draw bench/grid_pairs.txt again (seed 27)")
     ap.add_argument("--before-rev", default=BEFORE_REV)
     ap.add_argument("--adain-decoder", help="a candidate AdaIN fast decoder file for the 'after' column")
+    ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     ap.add_argument("--out", default=str(ROOT / "out" / "bench_grid"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -181,14 +182,14 @@ def main() -> None:
           f"before = nearest upsampling + AdaIN decoder at {args.before_rev}", flush=True)
     head = f"{'grid 2/4/8':>17s} {'gram':>5s} {'col':>5s} {'cont':>5s} {'ssim':>5s} {'lpips':>5s} {'s':>5s}"
     print(f"\n{'pair':40s} {'strategy':9s} {'photo':>5s} | before {head} | after {head}")
-    rows: dict[str, list[tuple[dict, dict]]] = {n: [] for n in STRATEGIES}
+    rows: dict[str, list[tuple[dict, dict]]] = {n: [] for n in args.strategies}
     for k, (cpath, spath) in enumerate(pairs):
         content, style = load_image(cpath), load_image(spath)
         photo = resize_long_edge(content, args.size)
         ref = scale_style(style, tuple(photo.shape[-2:]))
         g0, c0 = metrics.style_distance(photo, [ref]), metrics.colour_distance(photo, ref)
         label = f"{cpath.stem[-18:]} x {spath.stem[-18:]}"
-        for name in STRATEGIES:
+        for name in args.strategies:
             with before:
                 old, t_old = render(name, content, style, args.size)
             new, t_new = render(name, content, style, args.size)
@@ -205,7 +206,7 @@ def main() -> None:
             save_image(torch.cat([crop(old), crop(new)], -1), out / f"{k:02d}_{name}_before_after.png")
     print(f"\n{'strategy':9s} {'':14s} {'grid median':>11s} {'worst':>6s} {'gram':>6s} {'colour':>6s} "
           f"{'content':>7s} {'ssim':>5s} {'lpips':>5s} {'s median':>8s}")
-    for name in STRATEGIES:
+    for name in args.strategies:
         for i, when in enumerate(("before", "after")):
             fs = [r[i] for r in rows[name]]
             print(f"{name:9s} {when:14s} {statistics.median(f['grid'] for f in fs):11.3f} "

@@ -20,6 +20,7 @@ from plugins.adain.training import (
     TrainConfig,
     adain_losses,
     checkpoint_path,
+    colour_loss,
     list_images,
     step_generator,
     train,
@@ -88,6 +89,26 @@ def test_five_steps_lower_the_loss_and_resume_bit_exactly(data, tmp_path):
     assert [r.loss for r in rest] == [r.loss for r in reports[3:]]
     a, b = load_file(str(full)), load_file(str(resumed))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_colour_loss_measures_how_far_the_palette_is(data):
+    """0 for the style's own pixels in any order; a tinted copy is further than a blurred one, a photo
+    further still; and its gradient moves colours toward the style's."""
+    gen = step_generator(5, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        photo = CropSampler(list_images(data[0]), 64, "content").batch(2, gen)
+        style = CropSampler(list_images(data[1]), 64, "style").batch(2, gen)
+    shuffled = style.flatten(2)[..., torch.randperm(64 * 64)].view_as(style)
+    assert colour_loss(shuffled, style).item() < 1e-6
+    blurred = torch.nn.functional.avg_pool2d(style, 3, 1, 1, count_include_pad=False)
+    tinted = (style * torch.tensor([1.0, 0.6, 0.6]).view(1, 3, 1, 1))
+    assert colour_loss(blurred, style) < colour_loss(tinted, style)
+    assert colour_loss(photo, style) > 5 * colour_loss(blurred, style)
+    x = photo.clone().requires_grad_(True)
+    colour_loss(x, style).backward()
+    moved = (photo - 0.5 * x.grad).clamp(0, 1)
+    assert colour_loss(moved, style) < colour_loss(photo, style)
 
 
 def test_corrupt_files_are_skipped_with_a_warning(data):
