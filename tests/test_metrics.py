@@ -102,3 +102,23 @@ def test_compare_shows_ssim_and_lpips(qtbot, photo, painting):
     text = cell.caption.text()
     assert f"SSIM {result.figures['ssim']:.3f}" in text and f"LPIPS {result.figures['lpips']:.3f}" in text
     assert text == figures_caption(entry)
+
+
+def test_figures_measure_against_the_photo_and_painting_as_they_are_now():
+    """The references' features are kept between results, but an edited photo or a new painting is
+    measured afresh, and the kept ones never hold a picture alive."""
+    import gc
+    import weakref
+
+    torch.manual_seed(3)
+    photo, painting = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 80, 80)
+    result = (photo * 0.8 + 0.1).clamp(0, 1)
+    first = metrics.figures(result, photo, [painting])
+    assert metrics.figures(result, photo, [painting]) == first
+    photo.mul_(0.5)  # edited in place: the content distance must follow
+    assert metrics.figures(result, photo, [painting])["content_distance"] != first["content_distance"]
+    assert metrics.figures(result, photo, [painting.flip(-1).contiguous() * 0.5])["style_distance"] != first["style_distance"]
+    gone = weakref.ref(painting)
+    del painting
+    gc.collect()
+    assert gone() is None
