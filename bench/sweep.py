@@ -51,12 +51,14 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "out" / "sweep"), help="the pictures")
     ap.add_argument("--new-only", action="store_true",
                     help="skip the pairs --results already has for these settings (run while the table grows)")
+    ap.add_argument("--tag", default="", help="names the code the rows come from (settings@TAG), e.g. after a "
+                    "change to the defaults' code")
     ap.add_argument("--summary", action="store_true",
                     help="render nothing: the distribution of the rows --results already holds for these settings")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     values = parse_assignments(args.set)
-    label = "_".join(f"{k}{v}" for k, v in values.items()) or "defaults"
+    label = ("_".join(f"{k}{v}" for k, v in values.items()) or "defaults") + (f"@{args.tag}" if args.tag else "")
     textbook = read_table()
     pairs = [p for p in read_pairs() if p in textbook]
     if args.limit:
