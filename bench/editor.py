@@ -8,9 +8,11 @@ Run: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/editor.py
 mode on (strokes on two regions as mouse events at 60 Hz, an alpha slider drag, a style switch)
 and prints the stroke frame rate, where a live render's time went (universal's stages: the
 encoders, the decoders, the regional transforms, the palette step; the thread policy's choices),
-then, as its last line, edit-to-pixels: the seconds from the end of each edit to the canvas
-holding the render that includes it. Live renders follow the size the canvas shows the photo at
-(editor.sharpness), so the canvas is zoomed to show it ``--size`` px long, and the live cap set to it.
+then, as its last lines, edit-to-pixels: the seconds from the end of each edit to the canvas
+holding the render that includes it (a draft during a gesture: editor.live), to the sharp
+picture, and from a gesture's last edit to its sharp picture. Live renders follow the size the
+canvas shows the photo at (editor.sharpness), so the canvas is zoomed to show it ``--size`` px
+long, and the live cap set to it.
 """
 
 from __future__ import annotations
@@ -173,8 +175,13 @@ def live(size: int, threads: int = 2) -> None:
     w.doc.undo_stack.setClean()
     w._extra_changes = False
     w.close()
+    sharp = sorted(getattr(s, "sharp_latencies", None) or lat)  # older builds: every picture was sharp
     print(f"live {size} px median {statistics.median(lat):.3f} p95 {lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.3f}"
-          f" renders {s.renders} edits {s.edits}")
+          f" renders {s.renders} (drafts {getattr(s, 'drafts', 0)}) edits {s.edits}; to the sharp picture median"
+          f" {statistics.median(sharp):.3f} p95 {sharp[min(len(sharp) - 1, int(0.95 * len(sharp)))]:.3f}")
+    settle = sorted(getattr(s, "settle_latencies", None) or lat)
+    print(f"from the newest edit a sharp picture includes (a gesture's last) to it: median {statistics.median(settle):.3f}"
+          f" max {settle[-1]:.3f} over {len(settle)} sharp pictures")
 
 
 def main() -> None:

@@ -83,3 +83,45 @@ def test_a_live_picture_matches_the_shown_size_up_to_the_cap(qtbot, window, cont
     w.live_size.setValue(384)
     qtbot.waitUntil(lambda: not w.live.busy() and max(w.live.last_image.shape[-2:]) == 384, timeout=120_000)
     assert w.live.job().size == 384
+
+
+def test_a_gesture_gets_drafts_and_its_pause_the_sharp_picture(qtbot, window, content, style):
+    """Edits closer than GESTURE_GAP (a held slider) get half-size drafts on the canvas; when they
+    stop, the picture on the canvas is at the working size and every edit reached it."""
+    import time
+
+    from editor import live as live_mod
+
+    w = window
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.doc.set_content(resize_long_edge(content, 640), "beagle.jpg")
+    w.doc.add_style(StyleItem("starry", image=resize_long_edge(style, 256)))
+    w.live_strategy.setCurrentIndex(w.live_strategy.findData("adain"))
+    w.live.device = "cpu"
+    w.strategy_panel.select("adain")  # its alpha slider is the one held
+    w.canvas.set_zoom(2.0)  # shown larger than the photo: the working size is the photo's 640 px
+    w.live.set_enabled(True)
+    qtbot.waitUntil(lambda: not w.live.busy() and w.live.last_image is not None, timeout=120_000)
+    assert w.live.working_size() == 640 and w.live.draft_size() == 320
+    assert w.live.stats.drafts == 0  # one edit (switching live on) is no gesture: straight to the sharp picture
+    sizes: list[int] = []
+    w.live.shown.connect(lambda image: sizes.append(max(image.shape[-2:])))
+    w.live.stats = type(w.live.stats)()
+    for k in range(12):  # a slider held in motion: a value every 0.1 s
+        w.strategy_panel.set_values({"alpha": round(1.0 - 0.05 * k, 2)})
+        qtbot.wait(100)
+    qtbot.waitUntil(lambda: not w.live.busy(), timeout=120_000)
+    assert 320 in sizes, (sizes, w.live.stats)  # drafts reached the canvas during the drag
+    assert sizes[-1] == 640 and max(w.live.last_image.shape[-2:]) == 640  # and it ends sharp
+    assert w.canvas.result_item.pixmap().width() == 640
+    s = w.live.stats
+    assert len(s.sharp_latencies) == len(s.latencies) == s.edits  # every edit reached a sharp picture
+    assert max(s.sharp_latencies) >= max(s.latencies)
+    # a single edit after a pause: no draft
+    time.sleep(live_mod.GESTURE_GAP)
+    drafts = s.drafts
+    w.strategy_panel.set_values({"alpha": 0.9})
+    qtbot.waitUntil(lambda: not w.live.busy(), timeout=120_000)
+    assert s.drafts == drafts and sizes[-1] == 640
