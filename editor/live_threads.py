@@ -17,9 +17,12 @@ import time
 
 import torch
 
-#: a render that got under this share of its threads' time ran on shared cores (an idle 2-core
-#: machine gives two threads ~1.9 cores; a busy one ~1.0-1.3)
-BUSY = 0.75
+#: a render that got under this share of its threads' time ran on shared cores. Alone, two threads
+#: get ~1.9 cores; but in the editor, with the GUI thread painting strokes at 60 Hz beside them, 0.64-0.85
+#: of two (bench/editor.py --live 1024 px, nothing else running), which 0.75 took for a busy machine:
+#: 23 of 29 renders fell to one thread and took 0.84-0.90 s, against 0.67 s on two (edit to a picture
+#: median 0.48 -> 0.38 s, p95 1.07 -> 0.63). Another process holding a core leaves two threads ~0.5.
+BUSY = 0.6
 #: while on one thread, try every core again after this many renders (a freed machine is noticed
 #: within a few seconds of live editing)
 PROBE_EVERY = 8

@@ -12,7 +12,7 @@ from editor.live_threads import PROBE_EVERY, ThreadPolicy
 def test_live_renders_drop_to_one_thread_while_the_cores_are_shared_and_probe_back():
     p = ThreadPolicy(cores=2)
     seq = []
-    for share in [0.95, 0.6] + [0.9] * (PROBE_EVERY + 2):
+    for share in [0.95, 0.5] + [0.9] * (PROBE_EVERY + 2):
         p.threads = p.next_threads(share)
         seq.append(p.threads)
     assert seq[0] == 2  # a render that got its two cores keeps them
