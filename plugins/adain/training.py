@@ -22,7 +22,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -62,6 +62,10 @@ class TrainConfig:
     #: fine-tuned into bicubic upsampling with the lattice loss alone, the decoder kept its Gram
     #: figure but lost colour (the sample's share of the palette distance closed 0.55 -> 0.40)
     colour_weight: float = 0.0
+    #: weight of the Gram loss: the Gram figure (engine.metrics.style_distance) is what the paper's
+    #: mean/std loss leaves loosest, and the lattice-free fine-tune lost it (mean 0.467 -> 0.425 on
+    #: bench/grid.py's 11 pairs) while its colour rose
+    gram_weight: float = 0.0
     #: where the decoder starts: the reconstruction decoder4 (fast only), the shipped AdaIN-trained
     #: decoder (a fine-tune, e.g. into another upsampling), or random weights
     init: Literal["reconstruction", "trained", "random"] = "reconstruction"
@@ -86,6 +90,7 @@ class StepReport:
     style: float
     lattice: float = 0.0
     colour: float = 0.0
+    gram: float = 0.0
 
 
 def checkpoint_path(out: str | Path) -> Path:
@@ -161,22 +166,39 @@ def adain_losses(encoder: nn.Module, decoder: nn.Module, content: torch.Tensor, 
     """(content loss, style loss) of the paper for one batch; both mean squared errors.
 
     ``style_net`` (default: the encoder itself) supplies the relu1_1..relu4_1 taps of the style loss."""
-    lc, ls, _, _ = training_losses(encoder, decoder, content, style, autocast, style_net)
-    return lc, ls
+    losses = training_losses(encoder, decoder, content, style, autocast, style_net)
+    return losses.content, losses.style
+
+
+class Losses(NamedTuple):
+    content: torch.Tensor
+    style: torch.Tensor
+    lattice: torch.Tensor
+    colour: torch.Tensor
+    gram: torch.Tensor
+
+
+def batch_grams(f: torch.Tensor) -> torch.Tensor:
+    """BxCxHxW features -> BxCxC Gram matrices over positions (engine.losses.gram, per picture)."""
+    b, c, h, w = f.shape
+    x = f.float().reshape(b, c, h * w)
+    return x @ x.transpose(1, 2) / (h * w)
 
 
 def training_losses(encoder: nn.Module, decoder: nn.Module, content: torch.Tensor, style: torch.Tensor,
-                    autocast: bool = False, style_net: nn.Module | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The paper's (content, style) losses, the decoded pictures' lattice loss (engine.lattice)
-    and their colour loss against the style crops (:func:`colour_loss`)."""
+                    autocast: bool = False, style_net: nn.Module | None = None) -> Losses:
+    """The paper's (content, style) losses, the decoded pictures' lattice loss (engine.lattice),
+    their colour loss against the style crops (:func:`colour_loss`), and a Gram loss on the same taps
+    as the style loss (relative, as engine.losses.gram_loss; Johnson et al.'s feed-forward loss)."""
     dev_type = content.device.type
     style_net = style_net or encoder
     with torch.no_grad(), torch.autocast(dev_type, dtype=torch.bfloat16, enabled=autocast):
         fc = encoder(content)
         fs4 = encoder(style)
         target = adain(fc, *mean_std(fs4)).float()
-        style_stats = [mean_std(f) for f in style_net.taps(style)[1]]
+        style_taps = style_net.taps(style)[1]
+        style_stats = [mean_std(f) for f in style_taps]
+        style_grams = [batch_grams(f) for f in style_taps]
     with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=autocast):
         image = decoder(target)
         if style_net is encoder:
@@ -188,8 +210,11 @@ def training_losses(encoder: nn.Module, decoder: nn.Module, content: torch.Tenso
     for f, (sm, ss) in zip(g_taps, style_stats):
         gm, gs = mean_std(f)
         ls = ls + F.mse_loss(gm, sm) + F.mse_loss(gs, ss)
+    lg = content.new_zeros(())
+    for f, gt in zip(g_taps, style_grams):
+        lg = lg + ((batch_grams(f) - gt).pow(2).sum((1, 2)) / gt.pow(2).sum((1, 2)).clamp_min(1e-12)).mean()
     image = image.float().clamp(0, 1)
-    return lc, ls, lattice_loss(image), colour_loss(image, style)
+    return Losses(lc, ls, lattice_loss(image), colour_loss(image, style), lg / max(1, len(style_grams)))
 
 
 #: directions the colour loss projects RGB onto (as engine.optimise's palette term)
@@ -309,18 +334,20 @@ def train(cfg: TrainConfig, resume: str | None = None, command: str = "",
         s = styles.batch(cfg.batch, gen).to(device)
         for group in opt.param_groups:
             group["lr"] = cfg.lr * min(1.0, step / cfg.warmup) if cfg.warmup else cfg.lr
-        lc, ls, lg, lcol = training_losses(encoder, decoder, c, s, autocast, style_net)
-        loss = cfg.content_weight * lc + cfg.style_weight * ls + cfg.grid_weight * lg + cfg.colour_weight * lcol
+        lo = training_losses(encoder, decoder, c, s, autocast, style_net)
+        loss = (cfg.content_weight * lo.content + cfg.style_weight * lo.style + cfg.grid_weight * lo.lattice
+                + cfg.colour_weight * lo.colour + cfg.gram_weight * lo.gram)
         if not math.isfinite(loss.item()):
             raise RuntimeError(f"loss became {loss.item()} at step {step}; lower --lr or --style-weight")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        report = StepReport(step, loss.item(), lc.item(), ls.item(), lg.item(), lcol.item())
+        report = StepReport(step, loss.item(), lo.content.item(), lo.style.item(), lo.lattice.item(), lo.colour.item(),
+                            lo.gram.item())
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{report.loss:.3f}", content=f"{report.content:.3f}", style=f"{report.style:.4f}",
-                            lattice=f"{report.lattice:.4f}", colour=f"{report.colour:.3f}")
+                            lattice=f"{report.lattice:.4f}", colour=f"{report.colour:.3f}", gram=f"{report.gram:.3f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             save_checkpoint(ckpt, decoder, opt, step, cfg)
             if cfg.snapshots:
@@ -341,7 +368,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         content=args.content, style=args.style, out=args.out, encoder=args.encoder, steps=args.steps,
         batch=args.batch, size=args.size, lr=args.lr, warmup=args.warmup, content_weight=args.content_weight,
-        style_weight=args.style_weight, grid_weight=args.grid_weight, colour_weight=args.colour_weight, init=args.init, upsample=args.upsample,
+        style_weight=args.style_weight, grid_weight=args.grid_weight, colour_weight=args.colour_weight, gram_weight=args.gram_weight, init=args.init, upsample=args.upsample,
         seed=args.seed, checkpoint_every=args.checkpoint_every, snapshots=args.snapshots, device=args.device,
         loss_net=args.loss_net,
     )
@@ -376,6 +403,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                    help="weight of the loss against a 2/4/8 px lattice (checkerboard) in the decoded pictures")
     a.add_argument("--colour-weight", type=float, default=0.0,
                    help="the RGB distribution loss against the style crop (0: the paper's losses only)")
+    a.add_argument("--gram-weight", type=float, default=0.0,
+                   help="a Gram-matrix loss on the style taps beside the paper's mean/std one (0: the paper's)")
     a.add_argument("--init", choices=("reconstruction", "trained", "random"), default="reconstruction",
                    help="start from the reconstruction decoder4 (fast), the shipped AdaIN decoder (a fine-tune) "
                         "or random weights")
