@@ -83,7 +83,7 @@ def main() -> None:
             done[(content_name, style_name)] = {"cpu_s": cpu, "gram": gram, "colour": colour, "content_distance": dist}
             print(f"{content_name[:34]:34s} {row_line(done[(content_name, style_name)], textbook[(content_name, style_name)])}",
                   flush=True)
-    summarise(args.strategy, values or "defaults", [(done[p], textbook[p]) for p in pairs if p in done], args.size)
+    summarise(args.strategy, label, [(done[p], textbook[p]) for p in pairs if p in done], args.size)
 
 
 def read_results(path: Path, strategy: str, label: str) -> dict[tuple[str, str], dict[str, float]]:
