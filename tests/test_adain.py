@@ -45,10 +45,13 @@ def test_alpha_zero_returns_the_reconstruction(content, style):
     assert (out - small).abs().mean() < 0.06
     styled = run_job(make_job(content, [style], alpha=1.0, decoder="reconstruction")).image
     assert (styled - small).abs().mean() > 2 * (out - small).abs().mean()
-    # the trained decoder too keeps the photo at alpha 0 far better than at alpha 1
+    # the trained decoder keeps the photo's colours and tones at alpha 0; it paints brushwork at any
+    # alpha (trained on stylised targets: relu3_3 distance to the photo at alpha 0 is 0.91-1.02 on
+    # bench/grid.py's pairs at this size, at alpha 1 0.89-1.27, the nearest-neighbour decoder before
+    # it alike), so the pixels, not the structure, tell alpha 0 from alpha 1
     a0 = run_job(make_job(content, [style], alpha=0.0)).image
     a1 = run_job(make_job(content, [style], alpha=1.0)).image
-    assert metrics.content_distance(a0, small) < metrics.content_distance(a1, small)
+    assert (a0 - small).abs().mean() < 0.8 * (a1 - small).abs().mean()
 
 
 @pytest.mark.skipif(not trained_available("fast"), reason="trained fast decoder not installed")
