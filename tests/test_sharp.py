@@ -60,15 +60,20 @@ def test_the_samples_first_render_fills_the_canvas_at_or_above_its_shown_size(qt
         assert int(w.result_scale_label.text().split(" at ")[1].rstrip(" %")) <= 100
 
 
-def test_a_live_picture_matches_the_shown_size_up_to_the_cap(qtbot, window, content, style):
-    w = window
+def live_window(qtbot, w: MainWindow, content, style) -> MainWindow:
+    """The window shown, a 640 px photo, a style, live mode set to adain (the quickest instant strategy) on the CPU."""
     w.resize(1200, 800)
     w.show()
     qtbot.waitExposed(w)
     w.doc.set_content(resize_long_edge(content, 640), "beagle.jpg")
     w.doc.add_style(StyleItem("starry", image=resize_long_edge(style, 256)))
-    w.live_strategy.setCurrentIndex(w.live_strategy.findData("adain"))  # the quickest instant strategy
+    w.live_strategy.setCurrentIndex(w.live_strategy.findData("adain"))
     w.live.device = "cpu"
+    return w
+
+
+def test_a_live_picture_matches_the_shown_size_up_to_the_cap(qtbot, window, content, style):
+    w = live_window(qtbot, window, content, style)
     assert w.live_size.value() == LIVE_CAP  # the toolbar's box is the cap, 1024 px by default
     w.canvas.set_zoom(0.5)  # the photo shown 320 px long
     w.live.set_enabled(True)
@@ -92,14 +97,7 @@ def test_a_gesture_gets_drafts_and_its_pause_the_sharp_picture(qtbot, window, co
 
     from editor import live as live_mod
 
-    w = window
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    w.doc.set_content(resize_long_edge(content, 640), "beagle.jpg")
-    w.doc.add_style(StyleItem("starry", image=resize_long_edge(style, 256)))
-    w.live_strategy.setCurrentIndex(w.live_strategy.findData("adain"))
-    w.live.device = "cpu"
+    w = live_window(qtbot, window, content, style)
     w.strategy_panel.select("adain")  # its alpha slider is the one held
     w.canvas.set_zoom(2.0)  # shown larger than the photo: the working size is the photo's 640 px
     w.live.set_enabled(True)
