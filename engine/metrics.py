@@ -30,10 +30,15 @@ CONTENT_LAYER = "relu3_3"
 METRIC_EDGE = 512
 
 
-def _fit(t: torch.Tensor) -> torch.Tensor:
+def _fitted_hw(t: torch.Tensor) -> tuple[int, int]:
+    """The size :func:`_fit` gives ``t``, without resizing it."""
     h, w = t.shape[-2:]
     s = METRIC_EDGE / max(h, w)
-    return resize(t, (round(h * s), round(w * s))) if s < 1 else t
+    return (round(h * s), round(w * s)) if s < 1 else (h, w)
+
+
+def _fit(t: torch.Tensor) -> torch.Tensor:
+    return resize(t, _fitted_hw(t))
 
 
 #: what results are measured against, per photo and painting tensor: every result of a session is
@@ -86,7 +91,7 @@ def content_distance(image: torch.Tensor, content: torch.Tensor, net_name: str =
                      feats: dict[str, torch.Tensor] | None = None) -> float:
     feats = feats or _image_features(image, [CONTENT_LAYER], net_name)
     a = feats[CONTENT_LAYER]
-    hw = tuple(_fit(image).shape[-2:])
+    hw = _fitted_hw(image)  # the result's features were taken at this size; no second resize of it
     b = _reference(content, hw, [CONTENT_LAYER], net_name, image.device, grams=False)[CONTENT_LAYER]
     return ((a - b).norm() / b.norm()).item()
 
