@@ -179,6 +179,7 @@ def live(size: int, threads: int = 2) -> None:
     print(f"live {size} px median {statistics.median(lat):.3f} p95 {lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.3f}"
           f" renders {s.renders} (drafts {getattr(s, 'drafts', 0)}) edits {s.edits}; to the sharp picture median"
           f" {statistics.median(sharp):.3f} p95 {sharp[min(len(sharp) - 1, int(0.95 * len(sharp)))]:.3f}")
+    print("the slowest edits to a picture: " + ", ".join(f"{v:.2f}" for v in lat[-5:]))
     settle = sorted(getattr(s, "settle_latencies", None) or lat)
     print(f"from the newest edit a sharp picture includes (a gesture's last) to it: median {statistics.median(settle):.3f}"
           f" max {settle[-1]:.3f} over {len(settle)} sharp pictures")

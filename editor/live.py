@@ -203,10 +203,25 @@ class LiveMode(QObject):
         if running is not None and not running.cancel_event.is_set():
             if self._obsolete(running.job):
                 running.cancel()
-            elif self._young():
+            elif self._young() or (self._gesture and self._sharp_outlasts_draft()):
                 running.cancel()
                 self._restart = True
         self._kick.start()
+
+    def _sharp_outlasts_draft(self) -> bool:
+        """A sharp render is running and what is left of it takes longer than a draft: a gesture has
+        resumed (a stroke after a pause too short to finish the sharp picture), so a draft of the newest
+        edit reaches the canvas sooner than the sharp picture of an older one (the next pause renders it
+        sharp again)."""
+        if self._running_draft or self._running_restart or self.draft_size() is None:
+            return False
+        sharp, drafts = self.stats.render_seconds[-5:], self.stats.draft_seconds[-5:]
+        if not sharp:
+            return False
+        typical = sorted(sharp)[len(sharp) // 2]
+        # without draft figures yet: its pixels' share of a sharp render's time
+        draft = sorted(drafts)[len(drafts) // 2] if drafts else typical * DRAFT_SHARE ** 2
+        return typical - (time.perf_counter() - self._running_since) > draft
 
     def _young(self) -> bool:
         """The running render has done too little to be worth showing before the newer one."""
