@@ -4,7 +4,7 @@
     .venv/bin/python bench/sweep.py --threads 1 --set style_weight=60 --limit 8  # one override, first 8 pairs
 
 Runs only the pairs bench/textbook.py has already put in bench/textbook_table.tsv, so it can be run while that
-table grows. Per pair: the strategy's gram / colour / content and the textbook's, and PASS/FAIL against issue
+table grows (--ahead: all 30, the rows waiting for the textbook's figures). Per pair: the strategy's gram / colour / content and the textbook's, and PASS/FAIL against issue
 27's targets (bench/gatys_sweep.verdict with a tenth of the textbook's time, read as CPU seconds against its CPU seconds). Then the
 distribution, the way defaults are chosen (issue 27): median and worst tenth of gram minus the textbook's gram,
 colour, content over the textbook's content, and the pass rate. Rows are appended to --results (TSV) so runs
@@ -53,6 +53,8 @@ def main() -> None:
                     help="skip the pairs --results already has for these settings (run while the table grows)")
     ap.add_argument("--tag", default="", help="names the code the rows come from (settings@TAG), e.g. after a "
                     "change to the defaults' code")
+    ap.add_argument("--ahead", action="store_true",
+                    help="also run the pairs the textbook table does not have yet (their rows wait for its figures)")
     ap.add_argument("--summary", action="store_true",
                     help="render nothing: the distribution of the rows --results already holds for these settings")
     args = ap.parse_args()
@@ -60,7 +62,7 @@ def main() -> None:
     values = parse_assignments(args.set)
     label = ("_".join(f"{k}{v}" for k, v in values.items()) or "defaults") + (f"@{args.tag}" if args.tag else "")
     textbook = read_table()
-    pairs = [p for p in read_pairs() if p in textbook]
+    pairs = [p for p in read_pairs() if p in textbook or (args.ahead and not args.summary)]
     if args.limit:
         pairs = pairs[: args.limit]
     if not pairs:
@@ -81,9 +83,11 @@ def main() -> None:
                 f.write(f"{args.strategy}\t{label}\t{content_name}\t{style_name}\t{wall:.1f}\t{cpu:.1f}\t{gram:.4f}\t"
                         f"{colour:.4f}\t{dist:.4f}\n")
             done[(content_name, style_name)] = {"cpu_s": cpu, "gram": gram, "colour": colour, "content_distance": dist}
-            print(f"{content_name[:34]:34s} {row_line(done[(content_name, style_name)], textbook[(content_name, style_name)])}",
-                  flush=True)
-    summarise(args.strategy, label, [(done[p], textbook[p]) for p in pairs if p in done], args.size)
+            tb = textbook.get((content_name, style_name))
+            print(f"{content_name[:34]:34s} " + (row_line(done[(content_name, style_name)], tb) if tb else
+                                                 f"gram {gram:.3f} colour {colour:.3f} content {dist:.3f} "
+                                                 f"({cpu:.0f} s CPU; no textbook figures yet)"), flush=True)
+    summarise(args.strategy, label, [(done[p], textbook[p]) for p in pairs if p in done and p in textbook], args.size)
 
 
 def read_results(path: Path, strategy: str, label: str) -> dict[tuple[str, str], dict[str, float]]:
