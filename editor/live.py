@@ -129,6 +129,7 @@ class LiveMode(QObject):
         self._unsharp: list[float] = []  # edit times on the canvas only as a draft so far
         self._last_edit = 0.0
         self._gesture = False  # the newest edit came within GESTURE_GAP of the one before
+        self._stroking = False  # the edit being made comes from a stroke in progress
         self._kick = QTimer(self)
         self._kick.setSingleShot(True)
         self._kick.setInterval(0)  # edits within one event-loop pass become one render
@@ -136,7 +137,7 @@ class LiveMode(QObject):
         self._stroke_timer = QTimer(self)
         self._stroke_timer.setSingleShot(True)
         self._stroke_timer.setInterval(STROKE_INTERVAL_MS)
-        self._stroke_timer.timeout.connect(self.edited)
+        self._stroke_timer.timeout.connect(self._stroke_edit)
         self._view_timer = QTimer(self)
         self._view_timer.setSingleShot(True)
         self._view_timer.setInterval(VIEW_SETTLE_MS)
@@ -194,7 +195,8 @@ class LiveMode(QObject):
         if not self.enabled or self.doc.content is None:
             return
         now = time.perf_counter()
-        self._gesture = now - self._last_edit < GESTURE_GAP
+        self._gesture = self._stroking or now - self._last_edit < GESTURE_GAP
+        self._stroking = False
         self._last_edit = now
         self._edits.append(now)
         self.stats.edits += 1
@@ -245,6 +247,11 @@ class LiveMode(QObject):
         """During a long stroke: a render every STROKE_INTERVAL_MS at most (the stroke's end is an edit too)."""
         if self.enabled and not self._stroke_timer.isActive():
             self._stroke_timer.start()
+
+    def _stroke_edit(self) -> None:
+        """A stroke's re-render: a gesture from its first dab (more dabs follow), so it gets a draft."""
+        self._stroking = True
+        self.edited()
 
     def job(self, size: int | None = None) -> StyleJob:
         """The live job for the document as it is now, at ``size`` (default: the working size);

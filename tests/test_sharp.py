@@ -165,3 +165,26 @@ def test_a_resumed_gesture_cancels_a_sharp_render_a_draft_would_beat(qtbot, wind
     finally:
         live.enabled = False
         live._edits.clear()
+
+
+def test_a_strokes_first_rerender_is_a_draft(qtbot, window, content, style):
+    """A stroke's first re-render after a pause is already a draft (more dabs follow: a sharp render
+    started there was cut by the second one), and the stroke still ends on the sharp picture."""
+    import time
+
+    from editor import live as live_mod
+
+    w = live_window(qtbot, window, content, style)
+    w.canvas.set_zoom(2.0)
+    w.live.set_enabled(True)
+    qtbot.waitUntil(lambda: not w.live.busy() and w.live.last_image is not None, timeout=120_000)
+    # the photo's scene reading (faces, segments) lands when it is ready and re-renders once
+    qtbot.waitUntil(lambda: not w.scene.busy() and not w.live.busy(), timeout=120_000)
+    sizes: list[int] = []
+    w.live.shown.connect(lambda image: sizes.append(max(image.shape[-2:])))
+    w.live.stats = type(w.live.stats)()
+    time.sleep(live_mod.GESTURE_GAP)
+    w.live.stroke_moved()  # the canvas's first dab of a stroke: one re-render STROKE_INTERVAL_MS later
+    qtbot.waitUntil(lambda: not w.live._stroke_timer.isActive() and not w.live.busy(), timeout=120_000)
+    assert w.live.stats.drafts >= 1 and w.live.draft_size() == 320 and 320 in sizes, (sizes, w.live.stats)
+    assert sizes[-1] == 640
