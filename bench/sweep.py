@@ -55,6 +55,8 @@ def main() -> None:
                     "change to the defaults' code")
     ap.add_argument("--ahead", action="store_true",
                     help="also run the pairs the textbook table does not have yet (their rows wait for its figures)")
+    ap.add_argument("--shard", default="0/1", help="K/N: run only the pairs whose place in the list is K modulo N "
+                    "(one process a core, as bench/textbook.py)")
     ap.add_argument("--summary", action="store_true",
                     help="render nothing: the distribution of the rows --results already holds for these settings")
     args = ap.parse_args()
@@ -74,8 +76,9 @@ def main() -> None:
     if not args.summary:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for content_name, style_name in pairs:
-            if args.new_only and (content_name, style_name) in done:
+        k, n = (int(v) for v in args.shard.split("/"))
+        for index, (content_name, style_name) in enumerate(pairs):
+            if index % n != k or (args.new_only and (content_name, style_name) in done):
                 continue
             image, wall, cpu, gram, colour, dist = run_pair(args.strategy, values, content_name, style_name, args.size)
             save_image(image, out / f"{Path(content_name).stem}__{label}.png")
