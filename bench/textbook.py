@@ -78,6 +78,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="stop after this many new pairs (0: all)")
     ap.add_argument("--shard", default="0/1", help="K/N: run only the pairs whose index is K modulo N, so N "
                     "processes (one a core) can share the table")
+    ap.add_argument("--reverse", action="store_true", help="take the pairs from the end of the list (a second "
+                    "process on the same shard meets the first in the middle)")
     ap.add_argument("--out", default=str(ROOT / "out" / "textbook"), help="the textbook pictures (not committed)")
     ap.add_argument("--table", default=str(TABLE), help="where the figures go (a quick trial: elsewhere)")
     args = ap.parse_args()
@@ -96,8 +98,11 @@ def main() -> None:
     done = read_table(table)
     new = 0
     k, n = (int(v) for v in args.shard.split("/"))
-    for index, (content_name, style_name) in enumerate(read_pairs()):
+    order = list(enumerate(read_pairs()))
+    for index, (content_name, style_name) in reversed(order) if args.reverse else order:
         if index % n != k or (content_name, style_name) in done:
+            continue
+        if (content_name, style_name) in read_table(table):  # another process finished it meanwhile
             continue
         image, wall, cpu, gram, colour, dist = run_pair("gatys", {**TEXTBOOK, "steps": args.steps}, content_name,
                                                        style_name, args.size)
