@@ -95,14 +95,12 @@ def main() -> None:
     table = Path(args.table)
     if not table.exists():
         table.write_text("\t".join(COLUMNS) + "\n")
-    done = read_table(table)
     new = 0
     k, n = (int(v) for v in args.shard.split("/"))
     order = list(enumerate(read_pairs()))
     for index, (content_name, style_name) in reversed(order) if args.reverse else order:
-        if index % n != k or (content_name, style_name) in done:
-            continue
-        if (content_name, style_name) in read_table(table):  # another process finished it meanwhile
+        # the table read afresh before each pair: another process may have finished it meanwhile
+        if index % n != k or (content_name, style_name) in read_table(table):
             continue
         image, wall, cpu, gram, colour, dist = run_pair("gatys", {**TEXTBOOK, "steps": args.steps}, content_name,
                                                        style_name, args.size)

@@ -67,6 +67,12 @@ DRAFT_FROM = 512
 DRAFT_SHARE = 0.5
 
 
+def _typical(seconds: list[float]) -> float | None:
+    """The median of the last five render times (None before the first)."""
+    recent = sorted(seconds[-5:])
+    return recent[len(recent) // 2] if recent else None
+
+
 def instant_strategies() -> list[str]:
     """Registered strategies fast enough for live mode, the preferred (universal) first."""
     names = [n for n, cls in strategies.all().items() if getattr(cls, "instant", False)]
@@ -219,20 +225,19 @@ class LiveMode(QObject):
         sharp again)."""
         if self._running_draft or self._running_restart or self.draft_size() is None:
             return False
-        sharp, drafts = self.stats.render_seconds[-5:], self.stats.draft_seconds[-5:]
-        if not sharp:
+        typical = _typical(self.stats.render_seconds)
+        if typical is None:
             return False
-        typical = sorted(sharp)[len(sharp) // 2]
-        # without draft figures yet: its pixels' share of a sharp render's time
-        draft = sorted(drafts)[len(drafts) // 2] if drafts else typical * DRAFT_SHARE ** 2
+        draft = _typical(self.stats.draft_seconds)
+        if draft is None:  # no draft yet: its pixels' share of a sharp render's time
+            draft = typical * DRAFT_SHARE ** 2
         return typical - (time.perf_counter() - self._running_since) > draft
 
     def _young(self) -> bool:
         """The running render has done too little to be worth showing before the newer one."""
-        recent = (self.stats.draft_seconds if self._running_draft else self.stats.render_seconds)[-5:]
-        if self._running_restart or not recent:
+        typical = _typical(self.stats.draft_seconds if self._running_draft else self.stats.render_seconds)
+        if self._running_restart or typical is None:
             return False
-        typical = sorted(recent)[len(recent) // 2]
         return time.perf_counter() - self._running_since < YOUNG * typical
 
     def draft_size(self) -> int | None:
