@@ -174,9 +174,9 @@ def keep_photo(job: StyleJob, image: torch.Tensor) -> torch.Tensor:
     """
     hw = tuple(image.shape[-2:])
     keep = outside_regions(job, hw)  # type: ignore[arg-type]
-    if keep is None:
+    if keep is None or not bool(keep.any()):  # regions that cover the whole picture keep nothing
         return image
-    from .images import resize
+    from .featurecache import photo_at
 
-    photo = resize(job.content, hw).to(image)  # type: ignore[arg-type]
+    photo = photo_at(job.content, hw).to(image)  # type: ignore[arg-type]
     return torch.lerp(image, photo, keep.to(image)[None, None])

@@ -86,14 +86,23 @@ def run_job(
     result: Result | None = None
     oom = (f"Out of memory on {ctx.device} while running '{job.strategy}' at {job.output_hw[1]}x{job.output_hw[0]}. "
            "Try a smaller size, the CPU, or a lighter loss network; your work is unchanged.")
+    # the last picture kept and what it became: a feed-forward run's last preview is its result
+    last: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def kept(image: torch.Tensor) -> torch.Tensor:
+        nonlocal last
+        if last is None or last[0] is not image:
+            last = (image, _kept(job, image))
+        return last[1]
+
     with oom_as_device_error(ctx.device, oom):
         for event in strategy_cls().run(job, ctx):
             # previews and the result keep the photo's structure where the job protects it (faces,
             # a region's keep shape), then the photo's pixels where the job keeps the photo
             if isinstance(event, Progress) and event.preview is not None:
-                event = Progress(event.step, event.total, event.stage, _kept(job, event.preview), event.losses)
+                event = Progress(event.step, event.total, event.stage, kept(event.preview), event.losses)
             if isinstance(event, Result):
-                event = Result(_kept(job, event.image), event.figures, event.seconds)
+                event = Result(kept(event.image), event.figures, event.seconds)
                 result = event
             if on_event is not None:
                 on_event(event)

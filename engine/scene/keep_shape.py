@@ -36,7 +36,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ..featurecache import ContentFeatureCache
+from ..featurecache import photo_at
 
 #: how much of a face's structure is kept while the job protects faces. bench/keep_shape.py, 12
 #: portraits x 4 paintings, universal depth 5 at 512 px, luminance SSIM against the photo in the
@@ -195,15 +195,8 @@ def keep_shape(job, image: torch.Tensor) -> torch.Tensor:
     itself (the same tensor, nothing computed) when the job protects nothing."""
     if not protects(job):
         return image
-    from ..images import resize
-
     hw = tuple(image.shape[-2:])
     amount = protection(job, hw)  # type: ignore[arg-type]
     assert amount is not None
-    photo = _photos.get(job.content, hw, "keep_shape/pixels", torch.device("cpu"), lambda: resize(job.content, hw))
+    photo = photo_at(job.content, hw)  # type: ignore[arg-type]
     return keep_structure(image, photo.to(image), amount)
-
-
-#: the photo at the sizes last rendered: live mode asks for the same one edit after edit, and
-#: shrinking a 12-megapixel photo to 1024 px costs more than the step itself
-_photos = ContentFeatureCache(2)

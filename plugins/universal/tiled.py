@@ -21,6 +21,7 @@ from engine.colour import preserve
 from engine.errors import InputError
 from engine.images import scale_style, size_for_long_edge
 from engine.job import StyleJob
+from engine.regions import RegionMasks
 from engine.strategy import RunContext
 from engine.tiling import Box, TileSource, cell_slice, choose_tile_size, plan_tiles
 
@@ -211,6 +212,7 @@ class UniversalTiles:
         tail = [PaletteTiles(self)] if wanted(job) else []
         self.stages = [LevelTiles(self, level, level == lv[-1] and not tail) for level in lv] + tail
         self._masks: dict[int, list[torch.Tensor]] = {}
+        self._finest: RegionMasks | None = None
         self._photo = TileSource(job.content, self.out_hw)
 
     def photo_crop(self, box: Box) -> torch.Tensor:
@@ -220,8 +222,10 @@ class UniversalTiles:
         """Region weights then the gap, on the level's grid over the whole padded picture."""
         from . import level_masks
 
+        if self._finest is None:  # the deeper levels are pooled from level 1's, as in the single pass
+            self._finest = level_masks(self.job, self.out_hw, 1)
         if level not in self._masks:
-            rm = level_masks(self.job, self.out_hw, level)
+            rm = level_masks(self.job, self.out_hw, level, self._finest)
             self._masks[level] = [*rm.weights, rm.gap]
         return self._masks[level]
 
