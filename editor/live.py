@@ -22,12 +22,12 @@ toolbar's box, 1024 px by default) and the photo's own size: a live picture is n
 normal screen. Zooming in or growing the window past the last picture's size renders again.
 
 While a gesture goes on (edits closer than GESTURE_GAP: a stroke, a slider held in motion) and the
-working size is past DRAFT_FROM, live renders a draft at half the working size; the first pause
+working size is past DRAFT_FROM, live renders a draft at DRAFT_SHARE of the working size; the first pause
 renders the sharp picture, so a draft is never what the canvas is left with. A stroke is a gesture
 from its first dab, and a gesture that resumes while that sharp picture renders cancels it when what
 is left of it takes longer than a draft (1024 px: p95 0.72 -> ~0.56 s). Universal at 1024 px
-with two regions takes 0.55 s on 2 cores and 512 px 0.22 s: the canvas follows a stroke at about
-four pictures a second instead of one and a half (bench/editor.py --live prints both latencies).
+with two regions takes 0.45-0.55 s on 2 cores and a 410 px draft 0.12-0.15 s: the canvas follows a
+stroke at about seven pictures a second instead of two (bench/editor.py --live prints both latencies).
 """
 
 from __future__ import annotations
@@ -64,13 +64,31 @@ YOUNG = 0.5
 GESTURE_GAP = 0.3
 #: working sizes past this get drafts during gestures, at DRAFT_SHARE of the working size
 DRAFT_FROM = 512
-DRAFT_SHARE = 0.5
+#: 0.4, not 0.5: a draft must come back within a stroke's re-render interval (STROKE_INTERVAL_MS) or
+#: the stroke's edits queue behind each other. Universal with two regions on 2 cores: a 512 px draft
+#: 0.17-0.23 s, a 410 px one 0.12-0.15 s; edit to a picture at 1024 px (bench/editor.py --live,
+#: three runs each, interleaved) median 0.30-0.35 -> 0.24-0.30 s, p95 0.50-0.55 -> 0.45-0.49
+DRAFT_SHARE = 0.4
 
 
-def _typical(seconds: list[float]) -> float | None:
-    """The median of the last five render times (None before the first)."""
-    recent = sorted(seconds[-5:])
-    return recent[len(recent) // 2] if recent else None
+@dataclass
+class RenderTimes:
+    """The last few renders' seconds, sharp and draft, that the cancel rules judge by. Kept apart
+    from LiveStats: a bench or a panel that clears its figures must not leave the rules blind (a
+    first sharp render nobody could cancel held a stroke's drafts back 0.45 s)."""
+
+    sharp: list[float] = field(default_factory=list)
+    draft: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float, draft: bool) -> None:
+        times = self.draft if draft else self.sharp
+        times.append(seconds)
+        del times[:-5]
+
+    def typical(self, draft: bool) -> float | None:
+        """The median of the last five (None before the first)."""
+        recent = sorted(self.draft if draft else self.sharp)
+        return recent[len(recent) // 2] if recent else None
 
 
 def instant_strategies() -> list[str]:
@@ -122,6 +140,7 @@ class LiveMode(QObject):
         self.device = "auto"
         self.enabled = False
         self.stats = LiveStats()
+        self.times = RenderTimes()
         self.last_image = None
         #: torch threads for live renders: fewer while another process holds a core
         self.threads = ThreadPolicy()
@@ -225,17 +244,17 @@ class LiveMode(QObject):
         sharp again)."""
         if self._running_draft or self._running_restart or self.draft_size() is None:
             return False
-        typical = _typical(self.stats.render_seconds)
+        typical = self.times.typical(draft=False)
         if typical is None:
             return False
-        draft = _typical(self.stats.draft_seconds)
+        draft = self.times.typical(draft=True)
         if draft is None:  # no draft yet: its pixels' share of a sharp render's time
             draft = typical * DRAFT_SHARE ** 2
         return typical - (time.perf_counter() - self._running_since) > draft
 
     def _young(self) -> bool:
         """The running render has done too little to be worth showing before the newer one."""
-        typical = _typical(self.stats.draft_seconds if self._running_draft else self.stats.render_seconds)
+        typical = self.times.typical(self._running_draft)
         if self._running_restart or typical is None:
             return False
         return time.perf_counter() - self._running_since < YOUNG * typical
@@ -318,6 +337,7 @@ class LiveMode(QObject):
             self.stats.renders += 1
             self.stats.drafts += not sharp
             (self.stats.render_seconds if sharp else self.stats.draft_seconds).append(done.result.seconds)
+            self.times.add(done.result.seconds, draft=not sharp)
             self.last_image = done.result.image
             self.shown.emit(done.result.image)  # the canvas paints it in this slot
             now = time.perf_counter()

@@ -155,7 +155,7 @@ def test_an_edit_restarts_a_young_render_but_not_its_restart(qtbot, window, monk
     monkeypatch.setattr(cls, "render", paced)
     w.live.set_enabled(True)
     qtbot.waitUntil(lambda: w.live._running is not None)
-    w.live.stats.render_seconds = [100.0]  # a typical render takes long: the running one is young
+    w.live.times.sharp = [100.0]  # a typical render takes long: the running one is young
     w.strategy_panel.set_values({"alpha": 0.5})
     gate.release()  # the first render reaches its check and stops
     qtbot.waitUntil(lambda: w.live.stats.cancelled == 1 and w.live._running is not None)
