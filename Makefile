@@ -46,7 +46,7 @@ screenshot: weights
 	$(BIN)/python -m editor.qt_platform --install --xvfb
 	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m editor.screenshot docs/screenshot.png --small docs/screenshot-1366.png \
 		--canvas docs/region-result.png --outline docs/region-outline.png --split docs/region-split.png \
-		--live docs/live.png --semantic docs/semantic-regions.png \
+		--live docs/live.png --live-small docs/live-1366.png --semantic docs/semantic-regions.png \
 		$(if $(PORTRAIT),--portrait $(PORTRAIT) --faces docs/faces-outlined.png --protected docs/faces-protected.png \
 		--unprotected docs/faces-unprotected.png,)
 

@@ -4,7 +4,8 @@ Opens the bundled sample, renders it with the sample's strategy through the edit
 queue (as a user pressing Render would), keeps the result and grabs the window: the result
 untinted, as the canvas shows it after a render. ``--canvas``, ``--outline`` and ``--split``
 also grab the canvas alone from the same render: as it is, in outline mode (O) and in split view;
-``--small`` grabs the window again at 1366x768; ``--live`` turns live mode on, moves alpha and grabs the window once the live render landed.
+``--small`` grabs the window again at 1366x768; ``--live`` turns live mode on, moves alpha and grabs the window once the live render landed
+(``--live-small``: then again at 1366x768).
 ``--semantic`` opens the sample's photo without its region and grabs the window after one click
 of Auto regions (by meaning); ``--portrait`` opens a portrait, grabs the window with its face
 outlined (``--faces``) and its canvas rendered with and without protect faces
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", help="also save the canvas in split view (View > Split before/after) here")
     ap.add_argument("--small", help="also save the window at 1366x768 (a laptop: everything must stay reachable) here")
     ap.add_argument("--live", help="also save the window in live mode here, after a slider move re-rendered it")
+    ap.add_argument("--live-small", help="with --live: also save the live window at 1366x768 here")
     ap.add_argument("--semantic", help="also save the window after one click of Auto regions (by meaning) here")
     ap.add_argument("--portrait", help="a portrait for --faces, --protected and --unprotected")
     ap.add_argument("--portrait-style", default="Kandinsky: Composition VII", help="the sample style painted on it")
@@ -115,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             settle()
         window.outline_action.trigger()  # live mode shows where the regions are without tinting them
         save(args.live)
+        if args.live_small:
+            size = window.size()
+            window.resize(1366, 768)
+            settle()  # a smaller canvas shows the live picture smaller: no new render, still sharp
+            while window.live.busy() and time.perf_counter() < deadline:
+                settle()
+            save(args.live_small)
+            window.resize(size)
         window.outline_action.trigger()
         window.live.set_enabled(False)
     if args.semantic:
