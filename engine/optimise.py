@@ -305,13 +305,19 @@ class StyleObjective:
         self.temporal, self.temporal_weight = temporal, temporal_weight
         self._masks: dict[tuple[int, str], torch.Tensor] = {}
 
-    def _mask(self, i: int, layer: str, hw: tuple[int, int]) -> torch.Tensor | None:
+    def _mask(self, i: int, layer: str, hw: tuple[int, int]) -> tuple[tuple[slice, slice], torch.Tensor] | None:
+        """Term ``i``'s mask at ``layer`` as (its bounding box, its weights there): cells of weight 0
+        add nothing to a masked Gram, so a region's Gram is taken over its box only."""
         m = self.terms[i].mask
         if m is None:
             return None
         key = (i, layer)
         if key not in self._masks:
-            self._masks[key] = downsample_mask(m, hw)
+            small = downsample_mask(m, hw)
+            rows, cols = (torch.nonzero(small.amax(dim) > 0) for dim in (1, 0))
+            box = ((slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+                   if rows.numel() else (slice(0, 1), slice(0, 1)))
+            self._masks[key] = (box, small[box])
         return self._masks[key]
 
     def features(self, image: torch.Tensor, taps: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
@@ -331,8 +337,8 @@ class StyleObjective:
         for i, term in enumerate(self.terms):
             for layer in self.style_layers:
                 f = feats[layer]
-                m = self._mask(i, layer, tuple(f.shape[-2:]))
-                s = s + (term.weight / total_w) * gram_loss(gram(f, m), term.grams[layer]) / len(self.style_layers)
+                box, m = self._mask(i, layer, tuple(f.shape[-2:])) or (None, None)
+                s = s + (term.weight / total_w) * gram_loss(gram(f, m, box), term.grams[layer]) / len(self.style_layers)
         return s
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:

@@ -231,3 +231,35 @@ def test_style_balance_reaches_the_optimisation(content, style, monkeypatch):
                    fine_steps=1, style_balance=1.0, init="content")
     run_job(job)
     assert seen and all(b == 1.0 for b in seen)
+
+
+def test_a_regions_gram_over_its_box_is_the_masked_gram_with_its_gradient(content):
+    """The loss nets' channels-last features take engine.losses' own Gram (cells x channels, a
+    region over its bounding box only): the same matrix and the same gradient to the picture as the
+    textbook's channels x cells product over the whole mask."""
+    from engine import features
+    from engine.losses import gram
+
+    net = features.get("vgg16")
+    small = resize_long_edge(content, SIZE).contiguous(memory_format=torch.channels_last)
+    h, w = small.shape[-2:]
+    mask = torch.zeros(h, w)
+    mask[h // 4: h // 2, w // 3:] = torch.linspace(0.2, 1.0, w - w // 3)  # a soft region in part of the picture
+    box = (slice(h // 4, h // 2), slice(w // 3, w))
+    target = torch.rand(64, 64, generator=torch.Generator().manual_seed(1))
+    results = []
+    for ours in (True, False):
+        x = small.clone().requires_grad_()
+        f = net(x, ["relu1_1"])["relu1_1"]
+        assert f.is_contiguous(memory_format=torch.channels_last)
+        if ours:
+            g = gram(f, mask[box], box)
+        else:  # the textbook product, written out
+            cells = f.contiguous().reshape(64, h * w)
+            g = (cells * mask.reshape(1, -1)) @ cells.T / mask.sum()
+        (g - target).pow(2).sum().backward()
+        results.append((g.detach(), x.grad))
+    (g1, d1), (g2, d2) = results
+    assert torch.allclose(g1, g2, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(d1, d2, rtol=1e-3, atol=1e-6 * float(d2.abs().max()))
+    assert float(d1[..., : h // 4 - 8, :].abs().max()) == 0.0  # rows far above the region get no pull (receptive field: 1 conv)
