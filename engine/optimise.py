@@ -21,6 +21,7 @@ from .images import resize
 from .losses import content_loss, gram, gram_loss, tv_loss
 from .params import param
 from .precision import PRECISION_HELP, Precision, reduced_dtype
+from .regions import bounding_box
 from .strategy import Progress, RunContext
 
 #: layer presets per loss network: (style layers, content layer)
@@ -303,7 +304,7 @@ class StyleObjective:
         self.palette, self.palette_weight = list(palette), palette_weight
         #: (the previous frame's output warped here, 1x1xHxW weight where the flow holds)
         self.temporal, self.temporal_weight = temporal, temporal_weight
-        self._masks: dict[tuple[int, str], torch.Tensor] = {}
+        self._masks: dict[tuple[int, str], tuple[tuple[slice, slice], torch.Tensor]] = {}
 
     def _mask(self, i: int, layer: str, hw: tuple[int, int]) -> tuple[tuple[slice, slice], torch.Tensor] | None:
         """Term ``i``'s mask at ``layer`` as (its bounding box, its weights there): cells of weight 0
@@ -314,9 +315,7 @@ class StyleObjective:
         key = (i, layer)
         if key not in self._masks:
             small = downsample_mask(m, hw)
-            rows, cols = (torch.nonzero(small.amax(dim) > 0) for dim in (1, 0))
-            box = ((slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-                   if rows.numel() else (slice(0, 1), slice(0, 1)))
+            box = bounding_box(small) or (slice(0, 1), slice(0, 1))  # an empty mask: one cell of weight 0
             self._masks[key] = (box, small[box])
         return self._masks[key]
 

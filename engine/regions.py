@@ -123,6 +123,16 @@ def resize_mask(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
                          antialias=shrinking)[0, 0].clamp(0, 1)
 
 
+def bounding_box(mask: torch.Tensor) -> tuple[slice, slice] | None:
+    """The rows and columns of an HxW mask's nonzero cells, or None when it has none: a region's
+    statistics are taken inside its box only (cells of weight 0 add nothing to them)."""
+    rows = torch.nonzero(mask.amax(1) > 0)
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(mask.amax(0) > 0)
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def region_masks(job: StyleJob, hw: tuple[int, int] | None = None) -> RegionMasks:
     """The job's regions as normalised weights at ``hw`` (default: the output size)."""
     hw = hw or job.output_hw

@@ -31,7 +31,7 @@ from engine.job import StyleJob, StyleSource
 from engine.onnxmodels import BACKEND_HELP
 from engine.params import param
 from engine.precision import INSTANT_PRECISION_HELP, instant_bf16
-from engine.regions import RegionMasks, region_masks
+from engine.regions import RegionMasks, bounding_box, region_masks
 
 
 from .cache import StyleLevelCache, scaled_styles, style_levels
@@ -181,15 +181,6 @@ def level_masks(job: StyleJob, hw: tuple[int, int], level: int, finest: RegionMa
     return RegionMasks(grow(m.weights), grow(m.gap[None])[0], m.regions)
 
 
-def _bounding_box(mask: torch.Tensor) -> tuple[slice, slice] | None:
-    """The rows and columns of an HxW mask's nonzero cells, or None when it has none."""
-    rows = torch.nonzero(mask.amax(1) > 0)
-    if rows.numel() == 0:
-        return None
-    cols = torch.nonzero(mask.amax(0) > 0)
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-
-
 #: cells a region's (or the gap's) moments are measured over at most, every s-th row and column
 #: past it: a 24-128 channel covariance is pinned to ~0.4 % by 65k cells, and measuring 3 masks over
 #: 1024 px level-1 features was a seventh of a live render (wct.MAX_CELLS thins the sums further)
@@ -327,7 +318,7 @@ class UniversalStrategy(FeedForwardStrategy):
         if fill_gap:
             # like each region, the gap is measured and transformed inside its bounding box only
             out = torch.zeros_like(f)
-            box = _bounding_box(gap)
+            box = bounding_box(gap)
             assert box is not None and glob is not None
             crop, g = f[(..., *box)], gap[box]
             out[(..., *box)] = apply(crop, *transform(sparse_moments(crop, g), glob, p.alpha)).mul_(g)
@@ -336,7 +327,7 @@ class UniversalStrategy(FeedForwardStrategy):
         # each region measured and transformed inside its mask's bounding box only (zero weight
         # elsewhere, so the same sums): a region covering a third of the picture costs a third
         for k, region in enumerate(masks.regions):
-            box = _bounding_box(masks.weights[k])
+            box = bounding_box(masks.weights[k])
             if box is None:
                 continue
             m = masks.weights[k][box].to(device)
