@@ -41,7 +41,9 @@ def tenth(values: list[float], worst_is_low: bool) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--strategy", default="multiscale", choices=["multiscale", "gatys"])
+    ap.add_argument("--strategy", default="multiscale", choices=["multiscale", "gatys", "masked"],
+                    help="masked: a two-half region job, the pair's style on both halves (so its whole-picture figures "
+                    "compare with the textbook's)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter override (repeatable)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N pairs that have textbook figures")
     ap.add_argument("--size", type=int, default=512)
@@ -81,7 +83,7 @@ def main() -> None:
             if index % n != k or (args.new_only and (content_name, style_name) in done):
                 continue
             image, wall, cpu, gram, colour, dist = run_pair(args.strategy, values, content_name, style_name, args.size)
-            save_image(image, out / f"{Path(content_name).stem}__{label}.png")
+            save_image(image, out / f"{Path(content_name).stem}__{args.strategy}_{label}.png")
             with results.open("a") as f:
                 f.write(f"{args.strategy}\t{label}\t{content_name}\t{style_name}\t{wall:.1f}\t{cpu:.1f}\t{gram:.4f}\t"
                         f"{colour:.4f}\t{dist:.4f}\n")
